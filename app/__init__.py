@@ -1,0 +1,61 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+from flask import Flask
+
+import config as settings_module
+
+from .conversation import Responder, Settings
+from .facebook import GraphClient
+from .llm import ChatModel, make_client
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    openai_client: openai.OpenAI | None = None,
+    graph: GraphClient | None = None,
+) -> Flask:
+    """Build the app from `config` (default: the environment), with injectable clients."""
+    app = Flask(__name__)
+    if config is None:
+        app.config.update(settings_module.load())
+    else:
+        # A partial mapping (tests) gets every default and the same checks as the environment.
+        app.config.update({**settings_module.load(_as_environ(config)), **config})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+
+    graph = graph or GraphClient(
+        app.config["FB_GRAPH_API_URL"],
+        app.config["FB_PAGE_ACCESS_TOKEN"],
+        app.config["FB_APP_SECRET"],
+        timeout=app.config["GRAPH_TIMEOUT_SECONDS"],
+    )
+    model = ChatModel(
+        openai_client or make_client(app.config["OPENAI_API_KEY"], app.config["OPENAI_BASE_URL"]),
+        app.config["OPENAI_MODEL"],
+        temperature=app.config["OPENAI_TEMPERATURE"],
+        top_p=app.config["OPENAI_TOP_P"],
+        max_tokens=app.config["OPENAI_MAX_TOKENS"],
+        retries=app.config["OPENAI_MAX_RETRIES"],
+    )
+    app.extensions["messenger"] = Responder(graph, model, Settings.from_config(app.config))
+
+    from . import errors, health, webhook
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    errors.init_app(app)
+    return app
+
+
+def _as_environ(values: Mapping[str, Any]) -> dict[str, str]:
+    """Render given values as environment strings so they pass the same checks."""
+    return {
+        k: str(v) for k, v in values.items() if v is not None and isinstance(v, (str, int, float))
+    }

@@ -1,0 +1,148 @@
+"""Meta's webhook payload → small typed events.
+
+Everything the service does not answer is classified here, once: echoes, deliveries, reads,
+reactions, standby and handover events, and anything of a shape we do not know. Ids arrive as
+strings or, in older payloads, as JSON numbers; they are strings from here on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TEXT = "text"  # a person wrote text (quick-reply taps included)
+POSTBACK = "postback"  # a person tapped a button
+ATTACHMENT = "attachment"  # a person sent only attachments or a sticker
+ECHO = "echo"  # a message the page sent
+OTHER = "other"  # delivery, read, reaction, standby, handover, unknown: never answered
+
+ANSWERED_KINDS = frozenset({TEXT})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of `entry[].messaging[]`, reduced to what the pipeline needs."""
+
+    kind: str
+    page_id: str
+    person_id: str
+    mid: str | None = None
+    timestamp: int = 0
+    text: str = ""
+    payload: str | None = None
+    app_id: str | None = None
+    attachments: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    detail: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        """Only a person's own message gets a reply."""
+        return self.kind in ANSWERED_KINDS
+
+    @property
+    def key(self) -> str:
+        """The id a redelivery repeats: the mid, or sender and time when there is none."""
+        return self.mid or f"{self.page_id}:{self.person_id}:{self.timestamp}"
+
+
+def _id(value: Any) -> str:
+    """Ids come as strings or numbers; anything else is no id."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value)
+
+
+def _party(value: Any) -> str:
+    """The id inside a `{"id": ...}` object, or empty."""
+    return _id(value.get("id")) if isinstance(value, dict) else ""
+
+
+def _int(value: Any) -> int:
+    """Timestamps are integers in milliseconds; anything else counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse(body: Any) -> Iterator[Event]:
+    """Yield every event of every entry in a webhook body, in the order Meta sent them."""
+    if not isinstance(body, dict) or body.get("object") != "page":
+        return
+    entries = body.get("entry")
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        page_id = _id(entry.get("id"))
+        for field_name in ("messaging", "standby"):
+            items = entry.get(field_name)
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                if isinstance(item, dict):
+                    event = _event(item, page_id)
+                    if field_name == "standby":
+                        event = _other(event, "standby")
+                    yield event
+
+
+def _other(event: Event, detail: str) -> Event:
+    """Reclassify an event as one we never answer, keeping its ids for the log."""
+    return Event(OTHER, event.page_id, event.person_id, event.mid, event.timestamp, detail=detail)
+
+
+def _event(item: dict[str, Any], entry_page_id: str) -> Event:
+    """Classify one messaging item."""
+    sender = _party(item.get("sender"))
+    recipient = _party(item.get("recipient"))
+    page_id = entry_page_id or recipient
+    timestamp = _int(item.get("timestamp"))
+    message = item.get("message")
+    if isinstance(message, dict):
+        return _message(message, page_id, sender, recipient, timestamp)
+    postback = item.get("postback")
+    if isinstance(postback, dict):
+        return Event(
+            POSTBACK,
+            page_id,
+            sender,
+            _id(postback.get("mid")) or None,
+            timestamp,
+            text=postback.get("title") if isinstance(postback.get("title"), str) else "",
+            payload=postback.get("payload") if isinstance(postback.get("payload"), str) else None,
+        )
+    known = ("delivery", "read", "reaction", "referral", "optin", "account_linking")
+    detail = next((name for name in known if name in item), "")
+    if not detail:
+        detail = next((k for k in item if k.endswith("thread_control")), "unknown")
+    return Event(OTHER, page_id, sender, None, timestamp, detail=detail)
+
+
+def _message(
+    message: dict[str, Any], page_id: str, sender: str, recipient: str, timestamp: int
+) -> Event:
+    """Classify a `message` item: echo, text, attachment-only, or something we cannot read."""
+    mid = _id(message.get("mid")) or None
+    attachments = tuple(a for a in message.get("attachments") or () if isinstance(a, dict))
+    if message.get("is_echo") is True:
+        app_id = _id(message.get("app_id")) or None
+        return Event(ECHO, page_id, recipient, mid, timestamp, app_id=app_id, detail="echo")
+    if not sender:
+        return Event(OTHER, page_id, sender, mid, timestamp, detail="no sender id")
+    text = message.get("text")
+    quick_reply = message.get("quick_reply")
+    payload = quick_reply.get("payload") if isinstance(quick_reply, dict) else None
+    if isinstance(text, str) and text.strip():
+        return Event(
+            TEXT,
+            page_id,
+            sender,
+            mid,
+            timestamp,
+            text=text,
+            payload=payload if isinstance(payload, str) else None,
+            attachments=attachments,
+        )
+    if attachments or "sticker_id" in message:
+        return Event(ATTACHMENT, page_id, sender, mid, timestamp, attachments=attachments)
+    return Event(OTHER, page_id, sender, mid, timestamp, detail="message without text")

@@ -1,0 +1,250 @@
+"""The Graph API client: conversation history, the Send API and sender actions.
+
+One pooled `requests.Session` per process; the page token travels in the Authorization header
+(never in a URL) with `appsecret_proof`; every call has a timeout that ends inside the
+request's budget. Graph errors become `GraphError` with the code and what it means, so callers
+decide on meaning rather than on HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .deadline import Deadline
+from .signature import appsecret_proof
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 3.05
+
+# Graph error code (or code/subcode) -> what it means for us.
+MEANINGS = {
+    1: "transient Graph error",
+    2: "Graph service temporarily unavailable",
+    4: "throttled: application request limit reached",
+    10: "permission denied",
+    (10, 2018278): "outside the 24-hour messaging window",
+    17: "throttled: user request limit reached",
+    32: "throttled: page request limit reached",
+    100: "invalid parameter",
+    (100, 2018001): "no matching person for this page",
+    190: "page access token invalid or expired",
+    551: "this person is not available right now",
+    613: "throttled: rate limit exceeded",
+    80006: "throttled: Messenger rate limit",
+}
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80006})
+
+
+class GraphError(Exception):
+    """A failed Graph call, with Meta's error code and its meaning."""
+
+    def __init__(
+        self,
+        meaning: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+        sent: bool | None = None,
+    ) -> None:
+        super().__init__(meaning)
+        self.meaning = meaning
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+        self.sent = sent  # for sends: False when the message provably did not go out
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: throttling, a Graph hiccup, or no answer at all."""
+        return self.code in TRANSIENT_CODES or (
+            self.code is None and (self.status is None or self.status >= 500)
+        )
+
+    def __str__(self) -> str:
+        parts = [self.meaning]
+        if self.code is not None:
+            parts.append(f"code={self.code}" + (f"/{self.subcode}" if self.subcode else ""))
+        if self.status is not None:
+            parts.append(f"http={self.status}")
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id={self.fbtrace_id}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One earlier message of the conversation, oldest first once listed."""
+
+    id: str
+    text: str
+    from_page: bool
+    created: datetime
+
+
+def _session(pool_size: int) -> requests.Session:
+    """A pooled session; urllib3 retries reads (GET) on connection errors and 5xx."""
+    session = requests.Session()
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=0,
+        status=2,
+        backoff_factor=0.2,
+        backoff_max=1.0,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,
+        respect_retry_after_header=False,
+    )
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class GraphClient:
+    """Calls the Graph API on behalf of the page whose token it holds."""
+
+    def __init__(
+        self,
+        base_url: str,
+        page_token: str,
+        app_secret: str,
+        *,
+        timeout: float = 5.0,
+        pool_size: int = 64,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = session or _session(pool_size)
+        self._headers = {"Authorization": f"Bearer {page_token}"}
+        self._proof = appsecret_proof(page_token, app_secret)
+
+    def history(
+        self, page_id: str, person_id: str, limit: int, deadline: Deadline
+    ) -> list[HistoryMessage]:
+        """The conversation's latest `limit` messages in one request, oldest first."""
+        fields = f"messages.limit({limit}){{message,from,created_time}}"
+        params = {"platform": "messenger", "user_id": person_id, "fields": fields}
+        body = self._call("GET", f"/{page_id}/conversations", deadline, params=params)
+        threads = body.get("data") if isinstance(body, dict) else None
+        if not threads:
+            return []
+        messages = (threads[0].get("messages") or {}).get("data") or []
+        listed = [m for m in (_history_message(raw, page_id) for raw in messages) if m]
+        return sorted(listed, key=lambda m: m.created)  # Graph lists newest first
+
+    def send_text(self, page_id: str, person_id: str, text: str, deadline: Deadline) -> str:
+        """Send one text message as a reply; return Meta's message id."""
+        body = {
+            "recipient": {"id": person_id},
+            "messaging_type": "RESPONSE",
+            "message": {"text": text},
+        }
+        answer = self._call("POST", f"/{page_id}/messages", deadline, json=body)
+        return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
+
+    def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
+        """Show typing_on / typing_off / mark_seen to the person."""
+        body = {"recipient": {"id": person_id}, "sender_action": action}
+        self._call("POST", f"/{page_id}/messages", deadline, json=body)
+
+    def _call(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
+        """One Graph request inside the budget; errors become GraphError."""
+        read_timeout = deadline.cap(self.timeout)
+        if read_timeout <= 0.05:
+            raise GraphError("no time left in the request budget", sent=False)
+        params = dict(kwargs.pop("params", None) or {}, appsecret_proof=self._proof)
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                headers=self._headers,
+                timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
+                **kwargs,
+            )
+        except requests.ConnectionError as exc:
+            # A refused or failed connection never carried the request.
+            sent = None if isinstance(exc, requests.ReadTimeout) else False
+            raise GraphError(f"Graph unreachable ({type(exc).__name__})", sent=sent) from None
+        except requests.Timeout:
+            raise GraphError("Graph did not answer in time", sent=None) from None
+        except requests.RequestException as exc:
+            raise GraphError(f"Graph request failed ({type(exc).__name__})", sent=None) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.ok and body is not None:
+            return body
+        raise _error(response.status_code, body)
+
+
+def _error(status: int, body: Any) -> GraphError:
+    """Turn Meta's error body into a GraphError with its meaning."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return GraphError("Graph answered without a readable body", status=status, sent=None)
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
+    meaning = MEANINGS.get((code, subcode)) or MEANINGS.get(code) or "Graph error"
+    # Meta answered with an error body: the message was refused, not delivered.
+    return GraphError(
+        meaning,
+        status=status,
+        code=code,
+        subcode=subcode,
+        fbtrace_id=error.get("fbtrace_id"),
+        sent=False,
+    )
+
+
+def _history_message(raw: Any, page_id: str) -> HistoryMessage | None:
+    """One message of the Conversations API answer, or None when it cannot be read."""
+    if not isinstance(raw, dict):
+        return None
+    created = _parse_time(raw.get("created_time"))
+    if created is None:
+        return None
+    sender = raw.get("from") if isinstance(raw.get("from"), dict) else {}
+    text = raw.get("message") if isinstance(raw.get("message"), str) else ""
+    return HistoryMessage(
+        id=str(raw.get("id", "")),
+        text=text.strip() or "[attachment]",
+        from_page=str(sender.get("id", "")) == page_id,
+        created=created,
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """Graph times look like 2026-11-24T12:00:00+0000."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+
+
+def newer_than(messages: list[HistoryMessage], hours: float, now: datetime) -> list[HistoryMessage]:
+    """Leave out messages older than the configured age."""
+    oldest = now - timedelta(hours=hours)
+    return [m for m in messages if m.created >= oldest]
+
+
+def utc_from_ms(ms: int) -> datetime:
+    """A webhook timestamp (ms since the epoch) as an aware datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,0 +1,216 @@
+"""Local stand-ins for the Graph API and an OpenAI-compatible server, for trying and measuring.
+
+    python -m bench.standins --graph-port 8101 --model-port 8102 --model-latency 1.0
+
+Graph: `GET /{version}/{page}/conversations` lists the stored conversation newest first;
+`POST /{version}/{page}/messages` records replies and sender actions. A person's message is
+stored with `POST /_inbound` (the benchmark does this before posting the webhook, as Meta
+stores a message before it calls the webhook). `GET /_stats` returns counts and every reply.
+Model: `POST /v1/chat/completions` answers after the configured latency. Faults are injected by
+name (see FAULTS) and can be changed at run time with `POST /_fault`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+FAULTS = {
+    "none": "no faults",
+    "model500": "every model call answers 500",
+    "model429": "every model call answers 429",
+    "model_slow": "every model call takes 30 s (past any request budget)",
+    "graph500": "every history call answers 500",
+    "graph613": "every history call answers Graph error 613 (throttled)",
+    "send500once": "the first send of each reply answers 500 with an error body",
+}
+
+
+class State:
+    """Everything the stand-ins remember, shared by both servers' threads."""
+
+    def __init__(self, graph_latency: float, model_latency: float, fault: str) -> None:
+        self.lock = threading.Lock()
+        self.graph_latency = graph_latency
+        self.model_latency = model_latency
+        self.fault = fault
+        self.conversations: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        self.replies: dict[str, list[str]] = defaultdict(list)
+        self.counts: dict[str, int] = defaultdict(int)
+        self.failed_once: set[str] = set()
+        self.ids = itertools.count(1)
+
+    def count(self, name: str) -> None:
+        with self.lock:
+            self.counts[name] += 1
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {"counts": dict(self.counts), "replies": dict(self.replies), "fault": self.fault}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1; one write per response (no Nagle/delayed-ACK stall)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
+    state: State
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _json(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+
+
+class GraphHandler(Handler):
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        if url.path == "/_stats":
+            return self._json(200, self.state.stats())
+        parts = url.path.strip("/").split("/")
+        if len(parts) != 3 or parts[2] != "conversations":
+            return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
+        st = self.state
+        st.count("history")
+        time.sleep(st.graph_latency)
+        if st.fault == "graph500":
+            return self._json(500, {"error": {"code": 2, "message": "service unavailable"}})
+        if st.fault == "graph613":
+            return self._json(400, {"error": {"code": 613, "message": "rate limit"}})
+        person = parse_qs(url.query).get("user_id", [""])[0]
+        with st.lock:
+            listed = list(reversed(st.conversations[(parts[1], person)][-20:]))
+        return self._json(200, {"data": [{"id": "t_1", "messages": {"data": listed}}]})
+
+    def do_POST(self) -> None:
+        url = urlparse(self.path)
+        body = self._body()
+        st = self.state
+        if url.path == "/_inbound":
+            with st.lock:
+                st.conversations[(body["page"], body["person"])].append(
+                    {
+                        "id": body["mid"],
+                        "message": body["text"],
+                        "from": {"id": body["person"]},
+                        "created_time": _now(),
+                    }
+                )
+            return self._json(200, {"ok": True})
+        if url.path == "/_fault":
+            st.fault = body.get("fault", "none")
+            return self._json(200, {"fault": st.fault})
+        parts = url.path.strip("/").split("/")
+        if len(parts) != 3 or parts[2] != "messages":
+            return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
+        page, person = parts[1], str(body.get("recipient", {}).get("id", ""))
+        if "sender_action" in body:
+            st.count("sender_action")
+            time.sleep(st.graph_latency)
+            return self._json(200, {"recipient_id": person})
+        st.count("send")
+        time.sleep(st.graph_latency)
+        text = body.get("message", {}).get("text", "")
+        if st.fault == "send500once":
+            key = f"{person}:{text}"
+            with st.lock:
+                first = key not in st.failed_once
+                st.failed_once.add(key)
+            if first:
+                return self._json(500, {"error": {"code": 2, "message": "temporarily unavailable"}})
+        mid = f"m_out_{next(st.ids)}"
+        with st.lock:
+            st.replies[person].append(text)
+            st.conversations[(page, person)].append(
+                {"id": mid, "message": text, "from": {"id": page}, "created_time": _now()}
+            )
+        return self._json(200, {"recipient_id": person, "message_id": mid})
+
+
+class ModelHandler(Handler):
+    def do_POST(self) -> None:
+        body = self._body()
+        st = self.state
+        st.count("model")
+        if st.fault == "model500":
+            return self._json(500, {"error": {"message": "server error"}})
+        if st.fault == "model429":
+            return self._json(429, {"error": {"message": "rate limited"}})
+        time.sleep(30 if st.fault == "model_slow" else st.model_latency)
+        messages = body.get("messages", [])
+        last = messages[-1]["content"] if messages else ""
+        text = f"[offline model] {len(messages) - 1} earlier messages; you said: {last}"
+        self._json(
+            200,
+            {
+                "id": "chatcmpl-standin",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": text},
+                    }
+                ],
+            },
+        )
+
+
+def serve(port: int, handler: type[Handler], state: State) -> ThreadingHTTPServer:
+    """Start one stand-in on loopback in a daemon thread."""
+    bound = type(handler.__name__, (handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", port), bound)
+    server.daemon_threads = True
+    server.request_queue_size = 512
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--graph-port", type=int, default=8101)
+    parser.add_argument("--model-port", type=int, default=8102)
+    parser.add_argument("--graph-latency", type=float, default=0.05)
+    parser.add_argument("--model-latency", type=float, default=1.0)
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
+    args = parser.parse_args()
+    state = State(args.graph_latency, args.model_latency, args.fault)
+    serve(args.graph_port, GraphHandler, state)
+    serve(args.model_port, ModelHandler, state)
+    print(
+        f"graph http://127.0.0.1:{args.graph_port}/v26.0  model http://127.0.0.1:{args.model_port}/v1",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Every setting the service reads, its default, and start-up validation.
+
+Settings come from the environment; for local runs a `.env` file is read first through
+python-dotenv (values already in the environment win). `load()` returns a plain dict that
+`create_app()` puts into `app.config`, so tests pass their own dict and never read the
+machine's environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+REQUIRED = ("FB_APP_SECRET", "FB_VERIFY_TOKEN", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY")
+
+#: Values whose appearance in a log line would be a leak; the log filter masks them.
+SECRETS = ("FB_APP_SECRET", "FB_VERIFY_TOKEN", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY")
+
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
+DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
+
+
+def _text(raw: str) -> str:
+    """Keep a string setting as it is."""
+    return raw
+
+
+def _url(raw: str) -> str:
+    """Accept an http(s) base URL and drop a trailing slash so paths join cleanly."""
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    """Parse an int or float and keep it inside [low, high]."""
+
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"must be a {kind.__name__}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+#: name -> (default, parser). A default of None means "unset unless given".
+OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "FB_GRAPH_API_URL": (DEFAULT_GRAPH_API_URL, _url),
+    "OPENAI_BASE_URL": (None, _url),
+    "OPENAI_MODEL": (DEFAULT_MODEL, _text),
+    "OPENAI_TEMPERATURE": (0.2, _number(float, 0.0, 2.0)),
+    "OPENAI_TOP_P": (0.2, _number(float, 0.0, 1.0)),
+    "OPENAI_MAX_TOKENS": (512, _number(int, 1, 100_000)),
+    "OPENAI_MAX_RETRIES": (1, _number(int, 0, 5)),
+    "SYSTEM_PROMPT": ("", _text),
+    "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
+    "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),
+    "FALLBACK_REPLY": (DEFAULT_FALLBACK, _text),
+    "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 25.0)),
+    "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
+    "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
+    "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),
+    "LOG_LEVEL": ("INFO", _text),
+}
+
+
+class ConfigError(Exception):
+    """Raised with one line that names every missing or invalid variable."""
+
+
+def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
+    """Read, parse and check every setting; raise ConfigError naming all problems at once."""
+    if environ is None:
+        if dotenv:
+            from dotenv import find_dotenv, load_dotenv
+
+            load_dotenv(find_dotenv(usecwd=True), override=False)
+        environ = os.environ
+    missing = [name for name in REQUIRED if not environ.get(name, "").strip()]
+    invalid = []
+    settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
+    for name, (default, parse) in OPTIONAL.items():
+        raw = environ.get(name, "").strip()
+        if not raw:
+            settings[name] = default
+            continue
+        try:
+            settings[name] = parse(raw)
+        except ValueError as exc:
+            invalid.append(f"{name} {exc}")
+    if settings.get("SEND_RESERVE_SECONDS", 0) >= settings.get("REQUEST_BUDGET_SECONDS", 15):
+        invalid.append("SEND_RESERVE_SECONDS must be smaller than REQUEST_BUDGET_SECONDS")
+    problems = []
+    if missing:
+        problems.append("missing required settings: " + ", ".join(missing))
+    if invalid:
+        problems.append("invalid settings: " + "; ".join(invalid))
+    if problems:
+        raise ConfigError(
+            "; ".join(problems) + " (see .env.example for every setting and its default)"
+        )
+    return settings

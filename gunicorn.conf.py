@@ -1,0 +1,32 @@
+"""Gunicorn settings: threads wait on the model, so one 2-core host keeps many replies in flight.
+
+Sizing rule: conversations in flight ≈ messages per second × seconds per reply; give
+workers × threads at least that many (default 2 × 64 = 128 slots: 100 people each waiting
+about a second on the model). Workers scale with cores (WEB_CONCURRENCY, set by Heroku);
+threads with how long each request waits upstream (WEB_THREADS).
+"""
+
+import os
+import sys
+
+from config import ConfigError
+from config import load as _load_settings  # a module named `config` would clash with a setting
+
+# Refuse to start, in the master and before any worker forks, when a setting is missing:
+# one clear line, no traceback, never a service that accepts unsigned requests.
+try:
+    _settings = _load_settings()
+except ConfigError as exc:
+    sys.exit(f"error: {exc}")
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "64"))
+# Above the request budget, so a slow reply is finished rather than killed half-sent.
+timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 15
+graceful_timeout = timeout
+keepalive = 75
+# The access log must not carry query strings: the verify token travels in one.
+accesslog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

@@ -1,0 +1,181 @@
+"""Fixtures: the app with mocked upstreams, a client, a signed-post helper; no network."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+
+import httpx2
+import openai
+import pytest
+import responses
+
+from app import create_app
+from app.signature import sign
+
+GRAPH = "https://graph.test/v26.0"
+PAGE = "1000001"
+PERSON = "2000002"
+
+SETTINGS = {
+    "FB_APP_SECRET": "test-app-secret-0123",
+    "FB_VERIFY_TOKEN": "test-verify-token-4567",
+    "FB_PAGE_ACCESS_TOKEN": "test-page-token-89ab",
+    "OPENAI_API_KEY": "sk-test-key-cdef",
+    "FB_GRAPH_API_URL": GRAPH,
+    "OPENAI_BASE_URL": "http://llm.test/v1",
+    "REQUEST_BUDGET_SECONDS": 8.0,
+    "SEND_RESERVE_SECONDS": 1.0,
+}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection off this machine fails the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+class FakeModel:
+    """An OpenAI-compatible server behind httpx2.MockTransport: records requests, plays replies."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.handler: Callable[[dict], httpx2.Response] = lambda body: self.answer("Hello there!")
+
+    def answer(self, text: str, finish_reason: str = "stop", request_id: str = "req_1"):
+        """A chat completion response carrying text."""
+        return httpx2.Response(
+            200,
+            headers={"x-request-id": request_id},
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "test-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": finish_reason,
+                    }
+                ],
+            },
+        )
+
+    def reply_with(self, text: str, finish_reason: str = "stop") -> None:
+        """Make every following call answer text."""
+        self.handler = lambda body: self.answer(text, finish_reason)
+
+    def _transport(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        return self.handler(body)
+
+    def client(self) -> openai.OpenAI:
+        """A real SDK client whose transport is this fake."""
+        return openai.OpenAI(
+            api_key=SETTINGS["OPENAI_API_KEY"],
+            base_url=SETTINGS["OPENAI_BASE_URL"],
+            max_retries=0,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(self._transport)),
+        )
+
+
+@pytest.fixture
+def model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture
+def graph():
+    """`responses` intercepts every Graph call; unmatched calls fail the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def settings() -> dict:
+    return dict(SETTINGS)
+
+
+@pytest.fixture
+def app(settings, model, graph):
+    app = create_app(settings, openai_client=model.client())
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def text_event(text: str, mid: str = "m_1", person: str = PERSON, ts: int | None = None) -> dict:
+    """One messaging item as Meta sends for a person's text message."""
+    return {
+        "sender": {"id": person},
+        "recipient": {"id": PAGE},
+        "timestamp": ts or 1_764_000_000_000,
+        "message": {"mid": mid, "text": text},
+    }
+
+
+def body_of(*items: dict, page: str = PAGE) -> dict:
+    """A webhook body with one entry holding the items."""
+    return {"object": "page", "entry": [{"id": page, "time": 1, "messaging": list(items)}]}
+
+
+@pytest.fixture
+def post(client):
+    """POST raw bytes or a JSON-able body to /webhook, signed like Meta does unless told not to."""
+
+    def _post(body, *, secret: str | None = SETTINGS["FB_APP_SECRET"], headers=None):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent = {"Content-Type": "application/json"}
+        if secret is not None:
+            sent["X-Hub-Signature-256"] = sign(raw, secret)
+        sent.update(headers or {})
+        return client.post("/webhook", data=raw, headers=sent)
+
+    return _post
+
+
+def graph_ok(mock, history: list[dict] | None = None) -> None:
+    """Graph answers: sender actions and sends succeed, history lists `history` (newest first)."""
+    mock.add(
+        responses.POST,
+        f"{GRAPH}/{PAGE}/messages",
+        json={"recipient_id": PERSON, "message_id": "m_out"},
+    )
+    mock.add(
+        responses.GET,
+        f"{GRAPH}/{PAGE}/conversations",
+        json={"data": [{"id": "t_1", "messages": {"data": history or []}}]},
+    )
+
+
+def sent_texts(mock) -> list[str]:
+    """Texts the Send API received, in order."""
+    out = []
+    for call in mock.calls:
+        if call.request.method == "POST" and call.request.url.startswith(
+            f"{GRAPH}/{PAGE}/messages"
+        ):
+            body = json.loads(call.request.body)
+            if "message" in body:
+                out.append(body["message"]["text"])
+    return out

@@ -1,0 +1,78 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import config
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_ENV = {
+    "FB_APP_SECRET": "s",
+    "FB_VERIFY_TOKEN": "v",
+    "FB_PAGE_ACCESS_TOKEN": "t",
+    "OPENAI_API_KEY": "k",
+}
+
+
+def test_defaults_from_the_seed():
+    values = config.load(REQUIRED_ENV)
+    assert (values["OPENAI_TEMPERATURE"], values["OPENAI_TOP_P"], values["OPENAI_MAX_TOKENS"]) == (
+        0.2,
+        0.2,
+        512,
+    )
+    assert values["HISTORY_MESSAGES"] == 10 and values["HISTORY_MAX_AGE_HOURS"] == 24
+    assert values["FB_GRAPH_API_URL"].startswith("https://graph.facebook.com/v")
+    assert values["OPENAI_BASE_URL"] is None
+
+
+def test_every_missing_variable_is_named_in_one_line():
+    with pytest.raises(config.ConfigError) as caught:
+        config.load({"FB_VERIFY_TOKEN": "v"})
+    message = str(caught.value)
+    assert "\n" not in message and ".env.example" in message
+    for name in ("FB_APP_SECRET", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY"):
+        assert name in message
+    assert "FB_VERIFY_TOKEN" not in message
+
+
+def test_invalid_values_are_named():
+    env = dict(REQUIRED_ENV, HISTORY_MESSAGES="50", OPENAI_TEMPERATURE="warm", FB_GRAPH_API_URL="x")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(env)
+    for name in ("HISTORY_MESSAGES", "OPENAI_TEMPERATURE", "FB_GRAPH_API_URL"):
+        assert name in str(caught.value)
+
+
+def test_every_setting_is_documented_in_env_example():
+    example = (ROOT / ".env.example").read_text()
+    for name in (*config.REQUIRED, *config.OPTIONAL):
+        assert f"{name}=" in example, name
+
+
+def _run(*args, cwd):
+    env = {k: v for k, v in os.environ.items() if k not in config.REQUIRED}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-c", "import wsgi"),
+        ("-m", "flask", "--app", "wsgi", "routes"),
+        ("-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--check-config", "wsgi:app"),
+    ],
+    ids=["import", "flask", "gunicorn"],
+)
+def test_start_up_without_settings_stops_with_one_clear_line(args, tmp_path):
+    done = _run(*args, cwd=tmp_path)  # away from any developer's .env
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert any("missing required settings: FB_APP_SECRET" in line for line in lines), done.stderr
+    assert len(lines) <= 2, done.stderr

@@ -1,0 +1,76 @@
+import httpx2
+import pytest
+
+from app.deadline import Deadline
+from app.llm import ChatModel, ModelError
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def chat(model, **kw):
+    args = dict(temperature=0.2, top_p=0.2, max_tokens=512, retries=1)
+    args.update(kw)
+    return ChatModel(model.client(), "test-model", **args)
+
+
+def test_request_carries_model_and_parameters(model):
+    assert chat(model).reply(MESSAGES, Deadline(5)) == "Hello there!"
+    (sent,) = model.requests
+    assert sent["model"] == "test-model" and sent["messages"] == MESSAGES
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.2, 0.2, 512)
+
+
+def test_reply_cut_off_at_token_limit_is_marked(model):
+    model.reply_with("A long story that", finish_reason="length")
+    assert chat(model).reply(MESSAGES, Deadline(5)) == "A long story that…"
+
+
+def test_empty_reply_is_an_error(model):
+    model.reply_with("   ")
+    with pytest.raises(ModelError, match="empty"):
+        chat(model).reply(MESSAGES, Deadline(5))
+
+
+def test_server_error_is_retried_once_then_reported_with_request_id(model):
+    model.handler = lambda body: httpx2.Response(500, headers={"x-request-id": "req_500"}, json={})
+    with pytest.raises(ModelError) as caught:
+        chat(model).reply(MESSAGES, Deadline(5))
+    assert caught.value.request_id == "req_500" and len(model.requests) == 2
+
+
+def test_throttled_then_answered(model):
+    answers = iter([httpx2.Response(429, json={}), model.answer("ok")])
+    model.handler = lambda body: next(answers)
+    assert chat(model).reply(MESSAGES, Deadline(5)) == "ok"
+
+
+def test_bad_request_is_not_retried(model):
+    model.handler = lambda body: httpx2.Response(400, json={"error": {"message": "bad"}})
+    with pytest.raises(ModelError):
+        chat(model).reply(MESSAGES, Deadline(5))
+    assert len(model.requests) == 1
+
+
+def test_timeout_becomes_model_error_and_uses_the_budget(model):
+    seen = {}
+
+    def slow(body):
+        raise httpx2.ReadTimeout("slow")
+
+    model.handler = slow
+    real = model._transport
+
+    def capture(request):
+        seen["timeout"] = request.extensions.get("timeout")
+        return real(request)
+
+    model._transport = capture
+    with pytest.raises(ModelError, match="did not answer"):
+        chat(model).reply(MESSAGES, Deadline(4))
+    assert 3 < seen["timeout"]["read"] <= 4
+
+
+def test_no_call_without_time_left(model):
+    with pytest.raises(ModelError, match="no time"):
+        chat(model).reply(MESSAGES, Deadline(0.5))
+    assert model.requests == []
