@@ -15,10 +15,19 @@ from typing import Any
 REQUIRED = ("FB_APP_SECRET", "FB_VERIFY_TOKEN", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY")
 
 #: Values whose appearance in a log line would be a leak; the log filter masks them.
-SECRETS = ("FB_APP_SECRET", "FB_VERIFY_TOKEN", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY")
+SECRETS = (
+    "FB_APP_SECRET",
+    "FB_VERIFY_TOKEN",
+    "FB_PAGE_ACCESS_TOKEN",
+    "OPENAI_API_KEY",
+    "REDIS_URL",
+)
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_SPEND_NOTICE = (
+    "You've sent a lot of messages in a short time. Please wait a while before writing again."
+)
 DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
 
 
@@ -32,6 +41,13 @@ def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     return raw.rstrip("/")
+
+
+def _redis_url(raw: str) -> str:
+    """Accept the URL forms redis-py understands."""
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw
 
 
 def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
@@ -66,6 +82,12 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
     "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
     "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),
+    "LEDGER_PATH": ("", _text),
+    "REDIS_URL": (None, _redis_url),
+    "LEDGER_TTL_HOURS": (24.0, _number(float, 0.1, 24.0 * 30)),
+    "SPEND_LIMIT": (30, _number(int, 1, 1_000_000)),
+    "SPEND_WINDOW_MINUTES": (60.0, _number(float, 1.0, 24.0 * 60 * 7)),
+    "SPEND_LIMIT_REPLY": (DEFAULT_SPEND_NOTICE, _text),
     "LOG_LEVEL": ("INFO", _text),
 }
 

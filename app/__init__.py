@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ import config as settings_module
 
 from .conversation import Responder, Settings
 from .facebook import GraphClient
+from .ledger import Ledger, open_ledger
 from .llm import ChatModel, make_client
 
 
@@ -20,6 +22,7 @@ def create_app(
     *,
     openai_client: openai.OpenAI | None = None,
     graph: GraphClient | None = None,
+    ledger: Ledger | None = None,
 ) -> Flask:
     """Build the app from `config` (default: the environment), with injectable clients."""
     app = Flask(__name__)
@@ -44,7 +47,10 @@ def create_app(
         max_tokens=app.config["OPENAI_MAX_TOKENS"],
         retries=app.config["OPENAI_MAX_RETRIES"],
     )
-    app.extensions["messenger"] = Responder(graph, model, Settings.from_config(app.config))
+    if not app.config["LEDGER_PATH"]:
+        app.config["LEDGER_PATH"] = os.path.join(app.instance_path, "ledger.sqlite3")
+    ledger = ledger or open_ledger(app.config)
+    app.extensions["messenger"] = Responder(graph, model, ledger, Settings.from_config(app.config))
 
     from . import errors, health, webhook
 

@@ -1,7 +1,8 @@
-"""One event, start to finish: typing → history → prompt → model → split → send.
+"""One event, start to finish: claim → turn → spend → typing → history → prompt → model → split
+→ send → mark answered.
 
 No HTTP and no Flask here: the webhook hands over parsed events and a deadline; the Graph
-client, the model and the settings are passed in, so tests swap any of them.
+client, the model, the ledger and the settings are passed in, so tests swap any of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from . import prompt, text
 from .deadline import Deadline
 from .events import Event
 from .facebook import GraphClient, GraphError, HistoryMessage
-from .llm import ChatModel, ModelError
+from .ledger import Ledger
+from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class Settings:
     history_messages: int = 10
     history_max_age_hours: float = 24.0
     send_reserve_seconds: float = 2.5
+    spend_limit: int = 30
+    spend_limit_reply: str = ""
 
     @classmethod
     def from_config(cls, config) -> Settings:
@@ -39,6 +43,8 @@ class Settings:
             history_messages=config["HISTORY_MESSAGES"],
             history_max_age_hours=config["HISTORY_MAX_AGE_HOURS"],
             send_reserve_seconds=config["SEND_RESERVE_SECONDS"],
+            spend_limit=config["SPEND_LIMIT"],
+            spend_limit_reply=config["SPEND_LIMIT_REPLY"],
         )
 
 
@@ -50,9 +56,12 @@ def short_id(person_id: str) -> str:
 class Responder:
     """Answers a person's message with exactly one reply: the model's, or the fallback."""
 
-    def __init__(self, graph: GraphClient, model: ChatModel, settings: Settings) -> None:
+    def __init__(
+        self, graph: GraphClient, model: ChatModel, ledger: Ledger, settings: Settings
+    ) -> None:
         self.graph = graph
         self.model = model
+        self.ledger = ledger
         self.settings = settings
 
     def handle(self, event: Event, deadline: Deadline) -> str:
@@ -60,8 +69,10 @@ class Responder:
         started = time.monotonic()
         if not event.answerable:
             outcome = f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
+        elif not self.ledger.claim(event.key):
+            outcome = "duplicate (already claimed)"
         else:
-            outcome = self._answer(event, deadline)
+            outcome = self._in_turn(event, deadline)
         log.info(
             "event mid=%s person=%s kind=%s outcome=%s ms=%d",
             event.mid or "-",
@@ -72,8 +83,26 @@ class Responder:
         )
         return outcome
 
+    def _in_turn(self, event: Event, deadline: Deadline) -> str:
+        """Wait for this person's earlier messages to be answered, then answer this one."""
+        # Leave enough of the budget to still answer after waiting.
+        wait = deadline.remaining() - self.settings.send_reserve_seconds - 2 * MIN_ATTEMPT_SECONDS
+        person = f"{event.page_id}:{event.person_id}"
+        with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as in_turn:
+            if not in_turn:
+                log.warning("answering out of turn mid=%s: earlier messages still open", event.mid)
+            outcome = self._answer(event, deadline)
+        self.ledger.answered(event.key)
+        return outcome
+
     def _answer(self, event: Event, deadline: Deadline) -> str:
-        """typing → history → prompt → model → split → send."""
+        """spend → typing → history → prompt → model → split → send."""
+        spent = self.ledger.spend(f"{event.page_id}:{event.person_id}")
+        if spent > self.settings.spend_limit:
+            if spent > self.settings.spend_limit + 1:
+                return "silent (over the spend limit, notice already sent)"
+            sent = self._send(event, text.split(self.settings.spend_limit_reply), deadline)
+            return f"spend limit notice sent={sent}"
         self._typing(event, deadline)
         history = self._history(event, deadline)
         messages = prompt.build(

@@ -9,12 +9,15 @@ decide on meaning rather than on HTTP status codes.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from .deadline import Deadline
@@ -22,7 +25,9 @@ from .signature import appsecret_proof
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 3.05
+CONNECT_TIMEOUT = 2.0
+ATTEMPTS = 3  # per call, on top of urllib3's retries of refused connections and 5xx reads
+RETRY_PAUSE = 0.3  # doubled after each try
 
 # Graph error code (or code/subcode) -> what it means for us.
 MEANINGS = {
@@ -138,13 +143,16 @@ class GraphClient:
         """The conversation's latest `limit` messages in one request, oldest first."""
         fields = f"messages.limit({limit}){{message,from,created_time}}"
         params = {"platform": "messenger", "user_id": person_id, "fields": fields}
-        body = self._call("GET", f"/{page_id}/conversations", deadline, params=params)
+        body = self._call(
+            "GET", f"/{page_id}/conversations", deadline, retry_if=_read_again, params=params
+        )
         threads = body.get("data") if isinstance(body, dict) else None
         if not threads:
             return []
         messages = (threads[0].get("messages") or {}).get("data") or []
         listed = [m for m in (_history_message(raw, page_id) for raw in messages) if m]
-        return sorted(listed, key=lambda m: m.created)  # Graph lists newest first
+        # Graph lists newest first; reversing first keeps same-second messages in their order.
+        return sorted(reversed(listed), key=lambda m: m.created)
 
     def send_text(self, page_id: str, person_id: str, text: str, deadline: Deadline) -> str:
         """Send one text message as a reply; return Meta's message id."""
@@ -153,7 +161,9 @@ class GraphClient:
             "messaging_type": "RESPONSE",
             "message": {"text": text},
         }
-        answer = self._call("POST", f"/{page_id}/messages", deadline, json=body)
+        answer = self._call(
+            "POST", f"/{page_id}/messages", deadline, retry_if=_send_again, json=body
+        )
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
     def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
@@ -161,7 +171,29 @@ class GraphClient:
         body = {"recipient": {"id": person_id}, "sender_action": action}
         self._call("POST", f"/{page_id}/messages", deadline, json=body)
 
-    def _call(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        retry_if: Callable[[GraphError], bool] = lambda exc: False,
+        **kwargs: Any,
+    ) -> Any:
+        """A Graph request, tried again while `retry_if` allows and the budget lasts."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._request(method, path, deadline, **kwargs)
+            except GraphError as exc:
+                pause = RETRY_PAUSE * 2**attempt
+                last = attempt + 1 == ATTEMPTS
+                if last or not retry_if(exc) or deadline.remaining() < pause + 0.5:
+                    raise
+                log.info("Graph %s %s failed, trying again: %s", method, path.split("/")[-1], exc)
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
         """One Graph request inside the budget; errors become GraphError."""
         read_timeout = deadline.cap(self.timeout)
         if read_timeout <= 0.05:
@@ -177,8 +209,7 @@ class GraphClient:
                 **kwargs,
             )
         except requests.ConnectionError as exc:
-            # A refused or failed connection never carried the request.
-            sent = None if isinstance(exc, requests.ReadTimeout) else False
+            sent = False if _never_sent(exc) else None
             raise GraphError(f"Graph unreachable ({type(exc).__name__})", sent=sent) from None
         except requests.Timeout:
             raise GraphError("Graph did not answer in time", sent=None) from None
@@ -191,6 +222,24 @@ class GraphClient:
         if response.ok and body is not None:
             return body
         raise _error(response.status_code, body)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """Only a connection that was never made proves the request did not reach Meta."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(
+        reason, (NewConnectionError, ConnectTimeoutError)
+    )
+
+
+def _read_again(exc: GraphError) -> bool:
+    """Reads are safe to repeat; urllib3 already repeated refused connections and 5xx."""
+    return exc.transient and exc.status is not None and exc.status < 500
+
+
+def _send_again(exc: GraphError) -> bool:
+    """A send is repeated only when it provably did not go out: never after a lost answer."""
+    return exc.sent is False and exc.transient
 
 
 def _error(status: int, body: Any) -> GraphError:
@@ -237,14 +286,3 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
         return None
-
-
-def newer_than(messages: list[HistoryMessage], hours: float, now: datetime) -> list[HistoryMessage]:
-    """Leave out messages older than the configured age."""
-    oldest = now - timedelta(hours=hours)
-    return [m for m in messages if m.created >= oldest]
-
-
-def utc_from_ms(ms: int) -> datetime:
-    """A webhook timestamp (ms since the epoch) as an aware datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)

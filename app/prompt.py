@@ -18,21 +18,25 @@ def build(
     now: datetime,
 ) -> list[dict[str, str]]:
     """The messages the model sees, oldest first, the current message exactly once and last."""
-    sent_at = (
-        datetime.fromtimestamp(event.timestamp / 1000, tz=now.tzinfo) if event.timestamp else now
-    )
     oldest = now - timedelta(hours=max_age_hours)
-    earlier = [
-        m
-        for m in history
-        if m.id != event.mid
-        and oldest <= m.created
-        # Graph times have whole seconds: anything later than the current message's second
-        # was written after it and is not context for this reply.
-        and m.created <= sent_at.replace(microsecond=0)
-    ]
-    if earlier and not earlier[-1].from_page and earlier[-1].text == event.text.strip():
-        earlier.pop()  # the current message, listed under an id we could not match
+    recent = [m for m in history if m.created >= oldest]
+    ids = [m.id for m in recent]
+    if event.mid in ids:
+        # The person's later messages get their own turn; the page's replies are context.
+        at = ids.index(event.mid)
+        earlier = recent[:at] + [m for m in recent[at + 1 :] if m.from_page]
+    else:
+        # Not listed yet (or under another id): Graph times have whole seconds, so keep what
+        # the person wrote up to this message's second, and every reply of the page.
+        sent_at = (
+            datetime.fromtimestamp(event.timestamp / 1000, tz=now.tzinfo)
+            if event.timestamp
+            else now
+        )
+        second = sent_at.replace(microsecond=0)
+        earlier = [m for m in recent if m.from_page or m.created <= second]
+        if earlier and not earlier[-1].from_page and earlier[-1].text == event.text.strip():
+            earlier.pop()  # the current message, listed under an id we could not match
     earlier = earlier[-limit:] if limit else []
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     messages += [

@@ -103,8 +103,8 @@ def graph():
 
 
 @pytest.fixture
-def settings() -> dict:
-    return dict(SETTINGS)
+def settings(tmp_path) -> dict:
+    return dict(SETTINGS, LEDGER_PATH=str(tmp_path / "ledger.sqlite3"))
 
 
 @pytest.fixture

@@ -93,13 +93,85 @@ def test_graph_errors_carry_code_and_meaning(fb, graph, code, subcode, meaning, 
     assert "Ab1" in str(caught.value)
 
 
-def test_connection_refused_is_a_graph_error_not_sent(fb, graph):
+def test_refused_connection_is_not_sent_and_retried():
+    closed = GraphClient("http://127.0.0.1:9/v26.0", TOKEN, SECRET, timeout=2)
+    with pytest.raises(GraphError) as caught:
+        closed.send_text(PAGE, PERSON, "hi", Deadline(5))
+    assert caught.value.sent is False and caught.value.transient
+
+
+def test_connection_dropped_after_sending_is_not_retried(fb, graph):
     import requests
 
-    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", body=requests.ConnectionError("refused"))
+    dropped = requests.ConnectionError("Connection aborted: remote end closed without response")
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", body=dropped)
     with pytest.raises(GraphError) as caught:
         fb.send_text(PAGE, PERSON, "hi", Deadline(5))
-    assert caught.value.sent is False and caught.value.transient
+    assert caught.value.sent is None and len(graph.calls) == 1
+
+
+def test_send_answered_with_5xx_error_body_is_retried_once_then_sent(fb, graph):
+    error = {"error": {"code": 2, "message": "Service temporarily unavailable"}}
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json=error, status=500)
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_ok"})
+    assert fb.send_text(PAGE, PERSON, "hi", Deadline(5)) == "m_ok"
+    assert len(graph.calls) == 2
+
+
+def test_send_timeout_is_not_retried(fb, graph):
+    import requests
+
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", body=requests.ReadTimeout("slow"))
+    with pytest.raises(GraphError) as caught:
+        fb.send_text(PAGE, PERSON, "hi", Deadline(5))
+    assert caught.value.sent is None and len(graph.calls) == 1
+
+
+@pytest.mark.parametrize("code", [190, 10, 551, 100])
+def test_permanent_send_errors_are_not_retried(fb, graph, code):
+    graph.add(
+        responses.POST, f"{GRAPH}/{PAGE}/messages", json={"error": {"code": code}}, status=400
+    )
+    with pytest.raises(GraphError):
+        fb.send_text(PAGE, PERSON, "hi", Deadline(5))
+    assert len(graph.calls) == 1
+
+
+@pytest.mark.parametrize("code", [1, 2, 4, 17, 32, 613])
+def test_history_retries_transient_graph_codes(fb, graph, code):
+    url = f"{GRAPH}/{PAGE}/conversations"
+    graph.add(responses.GET, url, json={"error": {"code": code}}, status=400)
+    graph.add(responses.GET, url, json={"data": []})
+    assert fb.history(PAGE, PERSON, 5, Deadline(5)) == []
+    assert len(graph.calls) == 2
+
+
+def test_history_5xx_is_retried_by_urllib3():
+    import http.server
+    import threading
+
+    hits = []
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(1)
+            status, body = (503, b"{}") if len(hits) == 1 else (200, b'{"data": []}')
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        local = GraphClient(f"http://127.0.0.1:{server.server_port}/v26.0", TOKEN, SECRET)
+        assert local.history(PAGE, PERSON, 5, Deadline(5)) == []
+        assert len(hits) == 2
+    finally:
+        server.shutdown()
 
 
 def test_no_call_once_budget_is_spent(fb, graph):

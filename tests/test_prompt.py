@@ -42,9 +42,14 @@ def test_current_message_once_when_listed_under_another_id():
     assert [m["content"] for m in build(history)] == ["hi", "and now?"]
 
 
-def test_messages_after_the_current_one_are_left_out():
-    history = [h("m_1", "hi", False, 30), h("m_later", "written later", False, -5)]
-    assert [m["content"] for m in build(history)] == ["hi", "and now?"]
+def test_persons_later_messages_are_left_out_but_page_replies_kept():
+    history = [
+        h("m_1", "hi", False, 30),
+        h("m_now", "and now?", False, 0),
+        h("m_later", "written later", False, -1),
+        h("r_1", "reply to hi", True, -2),
+    ]
+    assert [m["content"] for m in build(history)] == ["hi", "reply to hi", "and now?"]
 
 
 def test_old_messages_are_left_out():

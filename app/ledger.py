@@ -1,0 +1,237 @@
+"""The store that makes delivery exactly-once: claims, per-person turns, spend counters.
+
+One interface, two stores: a SQLite file (default; WAL, shared by every gunicorn worker and
+thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts or dynos).
+
+- claim(key): the first delivery of a message id wins; a redelivery of a claimed id loses,
+  unless the claim is older than the lease and was never answered (its worker died).
+- turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
+- spend(person): how many model calls this person has made in the current window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.02
+# A claim this much older than the request budget was abandoned (its worker died).
+LEASE_MARGIN_SECONDS = 5.0
+
+
+class Ledger(Protocol):
+    """What the pipeline needs from a store."""
+
+    def claim(self, key: str) -> bool:
+        """Take the message id for this delivery; False when another delivery has it."""
+
+    def answered(self, key: str) -> None:
+        """Record that the reply went out: no redelivery may take the claim over."""
+
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Context manager: wait up to `wait` s for this message's turn; yield whether it came."""
+
+    def spend(self, name: str) -> int:
+        """Count one model call for `name` in the current window; return the window's count."""
+
+
+class SQLiteLedger:
+    """The ledger in one SQLite file; each thread keeps its own connection."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS claims (
+        key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL);
+    CREATE TABLE IF NOT EXISTS turns (
+        name TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL, holding INTEGER NOT NULL,
+        expires_at REAL NOT NULL, PRIMARY KEY (name, key));
+    CREATE TABLE IF NOT EXISTS spend (
+        name TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (name, window));
+    """
+
+    def __init__(
+        self, path: str, *, lease: float, ttl: float, window: float, clock=time.time
+    ) -> None:
+        self.path = path
+        self.lease = lease
+        self.ttl = ttl
+        self.window = window
+        self.clock = clock
+        self._local = threading.local()
+        self._writes = 0
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self._connection().executescript(self.SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections are not shared between threads)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """One immediate (write-locked) transaction on this thread's connection."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def claim(self, key: str) -> bool:
+        """Insert the claim, or take over one that expired or was abandoned unanswered."""
+        now = self.clock()
+        with self._db() as db:
+            taken = db.execute(
+                """INSERT INTO claims (key, claimed_at, answered_at, expires_at)
+                   VALUES (:key, :now, NULL, :expires)
+                   ON CONFLICT (key) DO UPDATE
+                   SET claimed_at = :now, answered_at = NULL, expires_at = :expires
+                   WHERE claims.expires_at < :now
+                      OR (claims.answered_at IS NULL AND claims.claimed_at < :abandoned)""",
+                {"key": key, "now": now, "expires": now + self.ttl, "abandoned": now - self.lease},
+            ).rowcount
+        self._sweep(now)
+        return taken == 1
+
+    def answered(self, key: str) -> None:
+        """Mark the claim answered; it then lasts its full time to live."""
+        with self._db() as db:
+            db.execute("UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key))
+
+    @contextmanager
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Queue behind this person's earlier messages; hold the turn while answering."""
+        ends = time.monotonic() + wait
+        try:
+            got = False
+            while True:
+                got = self._try_turn(name, key, ts)
+                if got or time.monotonic() >= ends:
+                    break
+                time.sleep(POLL_SECONDS)
+            yield got
+        finally:
+            with self._db() as db:
+                db.execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
+
+    def _try_turn(self, name: str, key: str, ts: int) -> bool:
+        """Take the turn when nobody holds it and no earlier message is waiting."""
+        now = self.clock()
+        with self._db() as db:
+            db.execute(
+                """INSERT INTO turns (name, key, ts, holding, expires_at) VALUES (?, ?, ?, 0, ?)
+                   ON CONFLICT (name, key) DO NOTHING""",
+                (name, key, ts, now + self.lease),
+            )
+            db.execute("DELETE FROM turns WHERE name = ? AND expires_at < ?", (name, now))
+            blocked = db.execute(
+                """SELECT 1 FROM turns WHERE name = ? AND key != ?
+                   AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
+                (name, key, ts, ts, key),
+            ).fetchone()
+            if blocked:
+                return False
+            db.execute(
+                "UPDATE turns SET holding = 1, expires_at = ? WHERE name = ? AND key = ?",
+                (now + self.lease, name, key),
+            )
+            return True
+
+    def spend(self, name: str) -> int:
+        """Fixed windows: one row per person and window."""
+        window = int(self.clock() // self.window)
+        with self._db() as db:
+            (count,) = db.execute(
+                """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
+                   ON CONFLICT (name, window) DO UPDATE SET count = count + 1
+                   RETURNING count""",
+                (name, window),
+            ).fetchone()
+        return count
+
+    def _sweep(self, now: float) -> None:
+        """Now and then, drop what has expired so the file stays small."""
+        self._writes += 1
+        if self._writes % 500:
+            return
+        with self._db() as db:
+            db.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
+            db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
+
+
+class Guarded:
+    """Wraps a store so that its failure degrades to answering unguarded, never to no answer."""
+
+    def __init__(self, store: Ledger) -> None:
+        self.store = store
+
+    def claim(self, key: str) -> bool:
+        """A store that cannot answer must not cost the person their reply."""
+        try:
+            return self.store.claim(key)
+        except Exception as exc:
+            log.error("ledger unavailable, answering unguarded key=%s: %s", key, exc)
+            return True
+
+    def answered(self, key: str) -> None:
+        """Best effort: the reply already went out."""
+        try:
+            self.store.answered(key)
+        except Exception as exc:
+            log.error("ledger unavailable, answer not recorded key=%s: %s", key, exc)
+
+    @contextmanager
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Without the store, answer out of turn rather than not at all."""
+        try:
+            manager = self.store.turn(name, key, ts, wait)
+            got = manager.__enter__()
+        except Exception as exc:
+            log.error("ledger unavailable, answering out of turn key=%s: %s", key, exc)
+            yield False
+            return
+        try:
+            yield got
+        finally:
+            try:
+                manager.__exit__(None, None, None)
+            except Exception as exc:
+                log.error("ledger unavailable, turn not released key=%s: %s", key, exc)
+
+    def spend(self, name: str) -> int:
+        """Without the store, nobody is over the limit."""
+        try:
+            return self.store.spend(name)
+        except Exception as exc:
+            log.error("ledger unavailable, spend not counted: %s", exc)
+            return 0
+
+
+def open_ledger(config) -> Guarded:
+    """The store the configuration asks for: Redis when REDIS_URL is set, else SQLite."""
+    options = {
+        "lease": config["REQUEST_BUDGET_SECONDS"] + LEASE_MARGIN_SECONDS,
+        "ttl": config["LEDGER_TTL_HOURS"] * 3600,
+        "window": config["SPEND_WINDOW_MINUTES"] * 60,
+    }
+    if config["REDIS_URL"]:
+        from .ledger_redis import RedisLedger
+
+        return Guarded(RedisLedger(config["REDIS_URL"], **options))
+    return Guarded(SQLiteLedger(config["LEDGER_PATH"], **options))

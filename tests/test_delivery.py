@@ -1,0 +1,173 @@
+"""Exactly one reply per message: redelivery, concurrency, order, budget, spend limit."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import httpx2
+import responses
+
+from app import create_app
+from tests.conftest import GRAPH, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+
+
+class Conversation:
+    """A Graph stand-in that remembers messages, so replies show up in later history."""
+
+    def __init__(self, mock) -> None:
+        self.lock = threading.Lock()
+        self.messages = []
+        mock.add_callback(responses.GET, f"{GRAPH}/{PAGE}/conversations", self.history)
+        mock.add_callback(responses.POST, f"{GRAPH}/{PAGE}/messages", self.send)
+
+    def inbound(self, mid, text):
+        self._store(mid, text, PERSON)
+
+    def _store(self, mid, text, sender):
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+        with self.lock:
+            self.messages.append(
+                {"id": mid, "message": text, "from": {"id": sender}, "created_time": stamp}
+            )
+
+    def history(self, request):
+        with self.lock:
+            listed = list(reversed(self.messages))
+        return 200, {}, json.dumps({"data": [{"messages": {"data": listed}}]})
+
+    def send(self, request):
+        body = json.loads(request.body)
+        if "message" in body:
+            self._store(f"r_{len(self.messages)}", body["message"]["text"], PAGE)
+        return 200, {}, json.dumps({"message_id": "m_out"})
+
+    def replies(self):
+        return [m["message"] for m in self.messages if m["from"]["id"] == PAGE]
+
+
+def test_sequential_redelivery_gets_one_reply(post, graph, model):
+    graph_ok(graph)
+    body = body_of(text_event("hi", mid="m_dup"))
+    assert post(body).status_code == 200
+    assert post(body).status_code == 200
+    assert sent_texts(graph) == ["Hello there!"] and len(model.requests) == 1
+
+
+def test_same_mid_twice_in_one_batch_gets_one_reply(post, graph, model):
+    graph_ok(graph)
+    body = {
+        "object": "page",
+        "entry": [
+            {"id": PAGE, "messaging": [text_event("hi", mid="m_same")]},
+            {"id": PAGE, "messaging": [text_event("hi", mid="m_same")]},
+        ],
+    }
+    post(body)
+    assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, graph):
+    graph_ok(graph)
+    model.handler = lambda body: (time.sleep(0.2), model.answer("only once"))[1]
+    workers = [create_app(settings, openai_client=model.client()) for _ in range(2)]
+    raw = json.dumps(body_of(text_event("hi", mid="m_race"))).encode()
+    from app.signature import sign
+
+    headers = {"X-Hub-Signature-256": sign(raw, settings["FB_APP_SECRET"])}
+    statuses = []
+
+    def deliver(app):
+        statuses.append(app.test_client().post("/webhook", data=raw, headers=headers).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(workers[i % 2],)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 6
+    assert sent_texts(graph) == ["only once"] and len(model.requests) == 1
+
+
+def test_abandoned_claim_is_answered_on_redelivery(app, post, graph, model):
+    graph_ok(graph)
+    ledger = app.extensions["messenger"].ledger
+    ledger.store.lease = 0.1
+    ledger.claim("m_orphan")  # a worker claimed it and died
+    post(body_of(text_event("hi", mid="m_orphan")))
+    assert sent_texts(graph) == []
+    time.sleep(0.15)
+    post(body_of(text_event("hi", mid="m_orphan")))
+    assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_burst_of_three_is_answered_in_order_with_earlier_replies_in_history(app, graph, model):
+    chat = Conversation(graph)
+    model.handler = lambda body: (
+        time.sleep(0.1),
+        model.answer(f"reply to {body['messages'][-1]['content']} after {len(body['messages'])}"),
+    )[1]
+    from app.signature import sign
+
+    secret = app.config["FB_APP_SECRET"]
+    now = int(time.time() * 1000)
+    bodies = []
+    for i in range(3):
+        chat.inbound(f"m_{i}", f"msg {i}")
+        bodies.append(json.dumps(body_of(text_event(f"msg {i}", f"m_{i}", ts=now + i))).encode())
+
+    def deliver(raw, delay):
+        time.sleep(delay)
+        app.test_client().post(
+            "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(raw, secret)}
+        )
+
+    # The last message arrives first among the waiters; it must still be answered last.
+    threads = [
+        threading.Thread(target=deliver, args=(bodies[i], d))
+        for i, d in ((0, 0), (2, 0.03), (1, 0.06))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert chat.replies() == [
+        "reply to msg 0 after 1",
+        "reply to msg 1 after 3",
+        "reply to msg 2 after 5",
+    ]
+
+
+def test_model_slower_than_budget_gets_fallback_in_time(app, post, graph, model):
+    graph_ok(graph)
+    seen = []
+
+    def too_slow(request):
+        seen.append(request.extensions["timeout"]["read"])
+        raise httpx2.ReadTimeout("model took too long")
+
+    model._transport = too_slow
+    app.extensions["messenger"].model.client = model.client()
+    started = time.monotonic()
+    post(body_of(text_event("hi")))
+    budget, reserve = app.config["REQUEST_BUDGET_SECONDS"], app.config["SEND_RESERVE_SECONDS"]
+    assert seen and seen[0] <= budget - reserve
+    assert sent_texts(graph) == [app.config["FALLBACK_REPLY"]]
+    assert time.monotonic() - started < budget
+
+
+def test_spend_limit_sends_one_notice_then_nothing(settings, model, graph):
+    app = create_app(dict(settings, SPEND_LIMIT=2), openai_client=model.client())
+    graph_ok(graph)
+    client = app.test_client()
+    from app.signature import sign
+
+    for i in range(4):
+        raw = json.dumps(body_of(text_event(f"m{i}", mid=f"m_{i}"))).encode()
+        sig = sign(raw, settings["FB_APP_SECRET"])
+        assert (
+            client.post("/webhook", data=raw, headers={"X-Hub-Signature-256": sig}).status_code
+            == 200
+        )
+    assert sent_texts(graph) == ["Hello there!", "Hello there!", app.config["SPEND_LIMIT_REPLY"]]
+    assert len(model.requests) == 2

@@ -1,0 +1,197 @@
+"""Both stores, same behaviour: SQLite always, Redis against a real redis-server."""
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from app.ledger import Guarded, SQLiteLedger
+
+OPTIONS = {"lease": 1.0, "ttl": 60.0, "window": 3600.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throw-away redis-server on loopback; CI must have one, elsewhere the tests skip."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; .ci/run installs it")
+        pytest.skip("redis-server not installed")
+    port = _free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(5)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make(request, tmp_path):
+    """A factory for ledgers of one store; several of them share it like gunicorn workers."""
+    if request.param == "sqlite":
+        path = str(tmp_path / "ledger.sqlite3")
+        return lambda **kw: SQLiteLedger(path, **{**OPTIONS, **kw})
+    from app.ledger_redis import RedisLedger
+
+    url = request.getfixturevalue("redis_url")
+    prefix = f"test-{request.node.name}-{time.monotonic_ns()}:"
+    return lambda **kw: RedisLedger(url, prefix=prefix, **{**OPTIONS, **kw})
+
+
+def test_second_delivery_of_a_claimed_id_loses(make):
+    ledger = make()
+    assert ledger.claim("m_1") is True
+    assert ledger.claim("m_1") is False
+    assert make().claim("m_1") is False  # another worker, same store
+    assert ledger.claim("m_2") is True
+
+
+def test_answered_claim_is_never_taken_over(make):
+    ledger = make(lease=0.05)
+    ledger.claim("m_1")
+    ledger.answered("m_1")
+    time.sleep(0.1)
+    assert ledger.claim("m_1") is False
+
+
+def test_abandoned_claim_is_taken_over_after_the_lease(make):
+    ledger = make(lease=0.2)
+    assert ledger.claim("m_1")
+    assert not ledger.claim("m_1")
+    time.sleep(0.3)
+    assert ledger.claim("m_1")  # the first worker died without answering
+    assert not ledger.claim("m_1")
+
+
+def test_concurrent_claims_have_exactly_one_winner(make):
+    ledgers = [make() for _ in range(4)]
+    wins = []
+    barrier = threading.Barrier(16)
+
+    def race(ledger):
+        barrier.wait()
+        wins.append(ledger.claim("m_race"))
+
+    threads = [threading.Thread(target=race, args=(ledgers[i % 4],)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 15 + [True]
+
+
+def test_ledger_survives_a_restart(tmp_path):
+    path = str(tmp_path / "ledger.sqlite3")
+    SQLiteLedger(path, **OPTIONS).claim("m_1")
+    assert SQLiteLedger(path, **OPTIONS).claim("m_1") is False
+
+
+def test_turns_go_in_timestamp_order(make):
+    ledger = make(lease=5.0)
+    order = []
+
+    def answer(key, ts, delay=0.0):
+        time.sleep(delay)
+        with make(lease=5.0).turn("p:1", key, ts, wait=5) as got:
+            assert got
+            order.append(key)
+            time.sleep(0.05)
+
+    with ledger.turn("p:1", "m_1", 1, wait=1) as got:
+        assert got
+        # m_3 starts waiting before m_2 does; m_2 is older and must still go first.
+        late = threading.Thread(target=answer, args=("m_3", 3))
+        early = threading.Thread(target=answer, args=("m_2", 2, 0.05))
+        late.start()
+        early.start()
+        time.sleep(0.2)
+        order.append("m_1")
+    late.join()
+    early.join()
+    assert order == ["m_1", "m_2", "m_3"]
+
+
+def test_turn_wait_is_bounded(make):
+    ledger = make(lease=5.0)
+    with ledger.turn("p:1", "m_1", 1, wait=1) as first:
+        started = time.monotonic()
+        with make(lease=5.0).turn("p:1", "m_2", 2, wait=0.2) as second:
+            assert first and not second
+        assert time.monotonic() - started < 1.0
+
+
+def test_turn_of_a_dead_holder_expires_after_the_lease(make):
+    ledger = make(lease=0.3)
+    holder = ledger.turn("p:1", "m_1", 1, wait=1)
+    assert holder.__enter__() is True  # never released: the worker died
+    with make(lease=0.3).turn("p:1", "m_2", 2, wait=2) as got:
+        assert got
+
+
+def test_different_people_do_not_wait_for_each_other(make):
+    ledger = make()
+    with ledger.turn("p:1", "m_1", 1, wait=1) as one, ledger.turn("p:2", "m_2", 2, wait=0) as two:
+        assert one and two
+
+
+def test_spend_counts_per_person_per_window(make):
+    ledger = make(window=3600)
+    assert [ledger.spend("p:1") for _ in range(3)] == [1, 2, 3]
+    assert ledger.spend("p:2") == 1
+
+
+def test_spend_starts_again_in_a_new_window(make):
+    ledger = make(window=1)
+    ledger.spend("p:1")
+    ledger.spend("p:1")
+    time.sleep(1.05)
+    assert ledger.spend("p:1") == 1
+
+
+class Broken:
+    def claim(self, key):
+        raise ConnectionError("store down")
+
+    answered = spend = claim
+
+    def turn(self, *args):
+        raise ConnectionError("store down")
+
+
+def test_a_broken_store_degrades_to_answering(caplog):
+    ledger = Guarded(Broken())
+    assert ledger.claim("m_1") is True
+    ledger.answered("m_1")
+    assert ledger.spend("p") == 0
+    with ledger.turn("p", "m_1", 1, 1) as got:
+        assert got is False
+    assert "ledger unavailable" in caplog.text
+
+
+def test_unreachable_redis_degrades_to_answering():
+    from app.ledger_redis import RedisLedger
+
+    ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{_free_port()}/0", **OPTIONS))
+    assert ledger.claim("m_1") is True
