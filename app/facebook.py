@@ -171,6 +171,10 @@ class GraphClient:
         body = {"recipient": {"id": person_id}, "sender_action": action}
         self._call("POST", f"/{page_id}/messages", deadline, json=body)
 
+    def api(self, method: str, path: str, *, seconds: float = 10.0, **kwargs: Any) -> Any:
+        """Any other Graph call (operator commands): same auth, proof and error handling."""
+        return self._call(method, path, Deadline(seconds), **kwargs)
+
     def _call(
         self,
         method: str,
