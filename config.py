@@ -8,6 +8,7 @@ machine's environment.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +29,10 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_SPEND_NOTICE = (
     "You've sent a lot of messages in a short time. Please wait a while before writing again."
 )
+DEFAULT_IMAGE_REPLY = "I can only read text for now. Could you tell me in words?"
+DEFAULT_ATTACHMENT_REPLY = (
+    "Thanks! I can only read text messages for now. Could you write what you need?"
+)
 DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
 
 
@@ -43,11 +48,55 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _flag(raw: str) -> bool:
+    """Booleans the way people write them in .env files."""
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _redis_url(raw: str) -> str:
     """Accept the URL forms redis-py understands."""
     if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
     return raw
+
+
+def _pages(raw: str) -> dict[str, dict[str, str]]:
+    """A page-id → token map, as JSON or a path to a JSON file; a value may be an object
+    with "token" and an optional "system_prompt"."""
+    text = raw
+    if not raw.lstrip().startswith("{"):
+        try:
+            with open(raw, encoding="utf-8") as file:
+                text = file.read()
+        except OSError as exc:
+            raise ValueError(
+                f"is neither a JSON object nor a readable file ({exc.strerror})"
+            ) from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError("is not valid JSON") from None
+    if not isinstance(data, dict) or not data:
+        raise ValueError("must map page ids to tokens")
+    pages = {}
+    for page_id, value in data.items():
+        entry = {"token": value} if isinstance(value, str) else value
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("token"), str)
+            or not entry["token"]
+        ):
+            raise ValueError(f"page {page_id}: needs a token")
+        prompt = entry.get("system_prompt", "")
+        if not isinstance(prompt, str):
+            raise ValueError(f"page {page_id}: system_prompt must be text")
+        pages[str(page_id)] = {"token": entry["token"], "system_prompt": prompt}
+    return pages
 
 
 def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
@@ -67,6 +116,8 @@ def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
 
 #: name -> (default, parser). A default of None means "unset unless given".
 OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "FB_PAGE_TOKENS": (None, _pages),
+    "FB_APP_ID": ("", _text),
     "FB_GRAPH_API_URL": (DEFAULT_GRAPH_API_URL, _url),
     "OPENAI_BASE_URL": (None, _url),
     "OPENAI_MODEL": (DEFAULT_MODEL, _text),
@@ -88,6 +139,13 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SPEND_LIMIT": (30, _number(int, 1, 1_000_000)),
     "SPEND_WINDOW_MINUTES": (60.0, _number(float, 1.0, 24.0 * 60 * 7)),
     "SPEND_LIMIT_REPLY": (DEFAULT_SPEND_NOTICE, _text),
+    "HUMAN_PAUSE_MINUTES": (30.0, _number(float, 0.0, 24.0 * 60 * 7)),
+    "GET_STARTED_PAYLOAD": ("GET_STARTED", _text),
+    "WELCOME_MESSAGE": ("", _text),
+    "MODEL_ACCEPTS_IMAGES": (True, _flag),
+    "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, _text),
+    "STICKER_REPLY": ("👍", _text),
+    "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, _text),
     "LOG_LEVEL": ("INFO", _text),
 }
 
@@ -105,6 +163,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             load_dotenv(find_dotenv(usecwd=True), override=False)
         environ = os.environ
     missing = [name for name in REQUIRED if not environ.get(name, "").strip()]
+    if environ.get("FB_PAGE_TOKENS", "").strip() and "FB_PAGE_ACCESS_TOKEN" in missing:
+        missing.remove("FB_PAGE_ACCESS_TOKEN")  # several pages, each with its own token
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
     for name, (default, parse) in OPTIONAL.items():
@@ -128,3 +188,10 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             "; ".join(problems) + " (see .env.example for every setting and its default)"
         )
     return settings
+
+
+def secrets(settings: Mapping[str, Any]) -> list[str]:
+    """Every configured secret value, page tokens included, for the log filter."""
+    values = [settings.get(name) or "" for name in SECRETS]
+    values += [page["token"] for page in (settings.get("FB_PAGE_TOKENS") or {}).values()]
+    return [value for value in values if value]

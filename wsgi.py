@@ -11,5 +11,5 @@ try:
 except config.ConfigError as exc:
     sys.exit(f"error: {exc}")
 
-configure(settings["LOG_LEVEL"], (settings[name] for name in config.SECRETS))
+configure(settings["LOG_LEVEL"], config.secrets(settings))
 app = create_app(settings)

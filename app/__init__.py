@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,7 @@ from flask import Flask
 import config as settings_module
 
 from .conversation import Responder, Settings
-from .facebook import GraphClient
+from .facebook import GraphClient, page_tokens
 from .ledger import Ledger, open_ledger
 from .llm import ChatModel, make_client
 
@@ -35,7 +36,7 @@ def create_app(
 
     graph = graph or GraphClient(
         app.config["FB_GRAPH_API_URL"],
-        app.config["FB_PAGE_ACCESS_TOKEN"],
+        page_tokens(app.config),
         app.config["FB_APP_SECRET"],
         timeout=app.config["GRAPH_TIMEOUT_SECONDS"],
     )
@@ -62,6 +63,10 @@ def create_app(
 
 def _as_environ(values: Mapping[str, Any]) -> dict[str, str]:
     """Render given values as environment strings so they pass the same checks."""
-    return {
-        k: str(v) for k, v in values.items() if v is not None and isinstance(v, (str, int, float))
-    }
+    rendered = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            rendered[name] = json.dumps(value)
+        elif isinstance(value, (str, int, float)):
+            rendered[name] = str(value)
+    return rendered

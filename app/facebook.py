@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from .deadline import Deadline
+from .graph_errors import GraphError, error_from
 from .signature import appsecret_proof
 
 log = logging.getLogger(__name__)
@@ -28,63 +29,6 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 2.0
 ATTEMPTS = 3  # per call, on top of urllib3's retries of refused connections and 5xx reads
 RETRY_PAUSE = 0.3  # doubled after each try
-
-# Graph error code (or code/subcode) -> what it means for us.
-MEANINGS = {
-    1: "transient Graph error",
-    2: "Graph service temporarily unavailable",
-    4: "throttled: application request limit reached",
-    10: "permission denied",
-    (10, 2018278): "outside the 24-hour messaging window",
-    17: "throttled: user request limit reached",
-    32: "throttled: page request limit reached",
-    100: "invalid parameter",
-    (100, 2018001): "no matching person for this page",
-    190: "page access token invalid or expired",
-    551: "this person is not available right now",
-    613: "throttled: rate limit exceeded",
-    80006: "throttled: Messenger rate limit",
-}
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80006})
-
-
-class GraphError(Exception):
-    """A failed Graph call, with Meta's error code and its meaning."""
-
-    def __init__(
-        self,
-        meaning: str,
-        *,
-        status: int | None = None,
-        code: int | None = None,
-        subcode: int | None = None,
-        fbtrace_id: str | None = None,
-        sent: bool | None = None,
-    ) -> None:
-        super().__init__(meaning)
-        self.meaning = meaning
-        self.status = status
-        self.code = code
-        self.subcode = subcode
-        self.fbtrace_id = fbtrace_id
-        self.sent = sent  # for sends: False when the message provably did not go out
-
-    @property
-    def transient(self) -> bool:
-        """Worth another try: throttling, a Graph hiccup, or no answer at all."""
-        return self.code in TRANSIENT_CODES or (
-            self.code is None and (self.status is None or self.status >= 500)
-        )
-
-    def __str__(self) -> str:
-        parts = [self.meaning]
-        if self.code is not None:
-            parts.append(f"code={self.code}" + (f"/{self.subcode}" if self.subcode else ""))
-        if self.status is not None:
-            parts.append(f"http={self.status}")
-        if self.fbtrace_id:
-            parts.append(f"fbtrace_id={self.fbtrace_id}")
-        return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -119,23 +63,43 @@ def _session(pool_size: int) -> requests.Session:
 
 
 class GraphClient:
-    """Calls the Graph API on behalf of the page whose token it holds."""
+    """Calls the Graph API on behalf of pages, each with its own token."""
 
     def __init__(
         self,
         base_url: str,
-        page_token: str,
+        tokens: str | Mapping[str, str],
         app_secret: str,
         *,
         timeout: float = 5.0,
         pool_size: int = 64,
         session: requests.Session | None = None,
     ) -> None:
+        """`tokens`: one page token for any page, or a page id → token map."""
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = session or _session(pool_size)
-        self._headers = {"Authorization": f"Bearer {page_token}"}
-        self._proof = appsecret_proof(page_token, app_secret)
+        self._default = tokens if isinstance(tokens, str) else None
+        self._tokens = {} if isinstance(tokens, str) else dict(tokens)
+        every = [self._default] if self._default else list(self._tokens.values())
+        self._auth = {
+            token: ({"Authorization": f"Bearer {token}"}, appsecret_proof(token, app_secret))
+            for token in every
+        }
+
+    def serves(self, page_id: str) -> bool:
+        """Whether we hold a token for this page."""
+        return self._default is not None or page_id in self._tokens
+
+    def _token(self, page_id: str | None) -> str:
+        """The page's token; with no page named, the only (or first) one."""
+        if page_id is not None and page_id in self._tokens:
+            return self._tokens[page_id]
+        if self._default is not None:
+            return self._default
+        if page_id is None and self._tokens:
+            return next(iter(self._tokens.values()))
+        raise GraphError(f"no token for page {page_id}", sent=False)
 
     def history(
         self, page_id: str, person_id: str, limit: int, deadline: Deadline
@@ -143,9 +107,8 @@ class GraphClient:
         """The conversation's latest `limit` messages in one request, oldest first."""
         fields = f"messages.limit({limit}){{message,from,created_time}}"
         params = {"platform": "messenger", "user_id": person_id, "fields": fields}
-        body = self._call(
-            "GET", f"/{page_id}/conversations", deadline, retry_if=_read_again, params=params
-        )
+        path = f"/{page_id}/conversations"
+        body = self._call("GET", path, deadline, page_id, retry_if=_read_again, params=params)
         threads = body.get("data") if isinstance(body, dict) else None
         if not threads:
             return []
@@ -161,25 +124,33 @@ class GraphClient:
             "messaging_type": "RESPONSE",
             "message": {"text": text},
         }
-        answer = self._call(
-            "POST", f"/{page_id}/messages", deadline, retry_if=_send_again, json=body
-        )
+        path = f"/{page_id}/messages"
+        answer = self._call("POST", path, deadline, page_id, retry_if=_send_again, json=body)
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
     def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
         """Show typing_on / typing_off / mark_seen to the person."""
         body = {"recipient": {"id": person_id}, "sender_action": action}
-        self._call("POST", f"/{page_id}/messages", deadline, json=body)
+        self._call("POST", f"/{page_id}/messages", deadline, page_id, json=body)
 
-    def api(self, method: str, path: str, *, seconds: float = 10.0, **kwargs: Any) -> Any:
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        page_id: str | None = None,
+        seconds: float = 10.0,
+        **kwargs: Any,
+    ) -> Any:
         """Any other Graph call (operator commands): same auth, proof and error handling."""
-        return self._call(method, path, Deadline(seconds), **kwargs)
+        return self._call(method, path, Deadline(seconds), page_id, **kwargs)
 
     def _call(
         self,
         method: str,
         path: str,
         deadline: Deadline,
+        page_id: str | None,
         *,
         retry_if: Callable[[GraphError], bool] = lambda exc: False,
         **kwargs: Any,
@@ -187,7 +158,7 @@ class GraphClient:
         """A Graph request, tried again while `retry_if` allows and the budget lasts."""
         for attempt in range(ATTEMPTS):
             try:
-                return self._request(method, path, deadline, **kwargs)
+                return self._request(method, path, deadline, page_id, **kwargs)
             except GraphError as exc:
                 pause = RETRY_PAUSE * 2**attempt
                 last = attempt + 1 == ATTEMPTS
@@ -197,18 +168,21 @@ class GraphClient:
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _request(self, method: str, path: str, deadline: Deadline, **kwargs: Any) -> Any:
+    def _request(
+        self, method: str, path: str, deadline: Deadline, page_id: str | None, **kwargs: Any
+    ) -> Any:
         """One Graph request inside the budget; errors become GraphError."""
+        headers, proof = self._auth[self._token(page_id)]
         read_timeout = deadline.cap(self.timeout)
         if read_timeout <= 0.05:
             raise GraphError("no time left in the request budget", sent=False)
-        params = dict(kwargs.pop("params", None) or {}, appsecret_proof=self._proof)
+        params = dict(kwargs.pop("params", None) or {}, appsecret_proof=proof)
         try:
             response = self._session.request(
                 method,
                 self.base_url + path,
                 params=params,
-                headers=self._headers,
+                headers=headers,
                 timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
                 **kwargs,
             )
@@ -225,7 +199,7 @@ class GraphClient:
             body = None
         if response.ok and body is not None:
             return body
-        raise _error(response.status_code, body)
+        raise error_from(response.status_code, body)
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
@@ -244,25 +218,6 @@ def _read_again(exc: GraphError) -> bool:
 def _send_again(exc: GraphError) -> bool:
     """A send is repeated only when it provably did not go out: never after a lost answer."""
     return exc.sent is False and exc.transient
-
-
-def _error(status: int, body: Any) -> GraphError:
-    """Turn Meta's error body into a GraphError with its meaning."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return GraphError("Graph answered without a readable body", status=status, sent=None)
-    code = error.get("code") if isinstance(error.get("code"), int) else None
-    subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
-    meaning = MEANINGS.get((code, subcode)) or MEANINGS.get(code) or "Graph error"
-    # Meta answered with an error body: the message was refused, not delivered.
-    return GraphError(
-        meaning,
-        status=status,
-        code=code,
-        subcode=subcode,
-        fbtrace_id=error.get("fbtrace_id"),
-        sent=False,
-    )
 
 
 def _history_message(raw: Any, page_id: str) -> HistoryMessage | None:
@@ -290,3 +245,11 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
         return None
+
+
+def page_tokens(config: Mapping[str, Any]) -> str | dict[str, str]:
+    """FB_PAGE_TOKENS when several pages are served, else the one FB_PAGE_ACCESS_TOKEN."""
+    pages = config.get("FB_PAGE_TOKENS")
+    if pages:
+        return {page_id: page["token"] for page_id, page in pages.items()}
+    return config["FB_PAGE_ACCESS_TOKEN"]
