@@ -31,7 +31,7 @@ def create_app(
         app.config.update(settings_module.load())
     else:
         # A partial mapping (tests) gets every default and the same checks as the environment.
-        app.config.update({**settings_module.load(_as_environ(config)), **config})
+        app.config.update({**config, **settings_module.load(_as_environ(config))})
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
     graph = graph or GraphClient(

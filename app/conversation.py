@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from . import prompt, text
 from .deadline import Deadline
-from .events import Event
+from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError, HistoryMessage
+from .handover import Handover, person_key
 from .ledger import Ledger
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError
 
@@ -33,19 +36,28 @@ class Settings:
     send_reserve_seconds: float = 2.5
     spend_limit: int = 30
     spend_limit_reply: str = ""
+    page_prompts: Mapping[str, str] = field(default_factory=dict)
+    get_started_payload: str = "GET_STARTED"
+    welcome_message: str = ""
+    model_accepts_images: bool = True
+    image_reply: str = ""
+    sticker_reply: str = ""
+    attachment_reply: str = ""
+    human_pause_minutes: float = 30.0
+    app_id: str = ""
 
     @classmethod
-    def from_config(cls, config) -> Settings:
-        """Pick the pipeline's settings out of a Flask config."""
-        return cls(
-            fallback_reply=config["FALLBACK_REPLY"],
-            system_prompt=config["SYSTEM_PROMPT"],
-            history_messages=config["HISTORY_MESSAGES"],
-            history_max_age_hours=config["HISTORY_MAX_AGE_HOURS"],
-            send_reserve_seconds=config["SEND_RESERVE_SECONDS"],
-            spend_limit=config["SPEND_LIMIT"],
-            spend_limit_reply=config["SPEND_LIMIT_REPLY"],
-        )
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Each field is the setting of the same name in capitals; pages bring their prompts."""
+        values = {f.name: config[f.name.upper()] for f in fields(cls) if f.name.upper() in config}
+        pages = config.get("FB_PAGE_TOKENS") or {}
+        values["page_prompts"] = {
+            page_id: page["system_prompt"]
+            for page_id, page in pages.items()
+            if page["system_prompt"]
+        }
+        values["app_id"] = config.get("FB_APP_ID", "")
+        return cls(**values)
 
 
 def short_id(person_id: str) -> str:
@@ -63,14 +75,22 @@ class Responder:
         self.model = model
         self.ledger = ledger
         self.settings = settings
+        self.handover = Handover(graph, ledger, settings.app_id, settings.human_pause_minutes)
 
     def handle(self, event: Event, deadline: Deadline) -> str:
         """Run the pipeline for one event and return a short outcome for the log line."""
         started = time.monotonic()
-        if not event.answerable:
+        if event.kind == ECHO:
+            outcome = self.handover.echo(event)
+        elif not event.answerable:
             outcome = f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
+        elif not self.graph.serves(event.page_id):
+            outcome = f"ignored (no token for page {event.page_id})"
         elif not self.ledger.claim(event.key):
             outcome = "duplicate (already claimed)"
+        elif self.ledger.paused(person_key(event)):
+            self.ledger.answered(event.key)
+            outcome = "quiet (someone from the page is replying)"
         else:
             outcome = self._in_turn(event, deadline)
         log.info(
@@ -87,7 +107,7 @@ class Responder:
         """Wait for this person's earlier messages to be answered, then answer this one."""
         # Leave enough of the budget to still answer after waiting.
         wait = deadline.remaining() - self.settings.send_reserve_seconds - 2 * MIN_ATTEMPT_SECONDS
-        person = f"{event.page_id}:{event.person_id}"
+        person = person_key(event)
         with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as in_turn:
             if not in_turn:
                 log.warning("answering out of turn mid=%s: earlier messages still open", event.mid)
@@ -96,29 +116,57 @@ class Responder:
         return outcome
 
     def _answer(self, event: Event, deadline: Deadline) -> str:
-        """spend → typing → history → prompt → model → split → send."""
-        spent = self.ledger.spend(f"{event.page_id}:{event.person_id}")
+        """A fixed reply where one fits; else spend → typing → history → prompt → model → send."""
+        canned = self._canned(event)
+        if canned:
+            return self._deliver(event, canned, "canned", deadline)
+        spent = self.ledger.spend(person_key(event))
         if spent > self.settings.spend_limit:
             if spent > self.settings.spend_limit + 1:
                 return "silent (over the spend limit, notice already sent)"
-            sent = self._send(event, text.split(self.settings.spend_limit_reply), deadline)
-            return f"spend limit notice sent={sent}"
+            return self._deliver(event, self.settings.spend_limit_reply, "spend notice", deadline)
         self._typing(event, deadline)
         history = self._history(event, deadline)
+        welcome = self._is_get_started(event)
+        s = self.settings
         messages = prompt.build(
             event,
             history,
-            system_prompt=self.settings.system_prompt,
-            limit=self.settings.history_messages,
-            max_age_hours=self.settings.history_max_age_hours,
+            system_prompt=s.page_prompts.get(event.page_id, s.system_prompt),
+            limit=s.history_messages,
+            max_age_hours=s.history_max_age_hours,
             now=datetime.now(UTC),
+            note=prompt.note(event, welcome=welcome),
+            images=s.model_accepts_images,
         )
         reply, source = self._reply(event, messages, deadline)
+        return self._deliver(event, reply, source, deadline, history=len(messages) - 1)
+
+    def _canned(self, event: Event) -> str:
+        """The configured reply for what the model is not asked about; empty for the model."""
+        s = self.settings
+        if self._is_get_started(event) and s.welcome_message:
+            return s.welcome_message
+        if event.kind != ATTACHMENT:
+            return ""
+        if event.sticker:
+            return s.sticker_reply
+        if event.images:
+            return "" if s.model_accepts_images else s.image_reply
+        return s.attachment_reply
+
+    def _is_get_started(self, event: Event) -> bool:
+        """The Get Started button: the first tap of a new conversation."""
+        return event.kind == POSTBACK and event.payload == self.settings.get_started_payload
+
+    def _deliver(self, event: Event, reply: str, source: str, deadline: Deadline, **extra) -> str:
+        """Split, send in order, and say how it went."""
         parts = text.split(reply)
         sent = self._send(event, parts, deadline)
         if sent < len(parts):
             return f"send failed after {sent}/{len(parts)} parts ({source})"
-        return f"{source} parts={len(parts)} history={len(messages) - 1}"
+        details = "".join(f" {k}={v}" for k, v in extra.items())
+        return f"{source} parts={len(parts)}{details}"
 
     def _typing(self, event: Event, deadline: Deadline) -> None:
         """Let the person see the bot is working; a failure here changes nothing else."""

@@ -17,7 +17,7 @@ ATTACHMENT = "attachment"  # a person sent only attachments or a sticker
 ECHO = "echo"  # a message the page sent
 OTHER = "other"  # delivery, read, reaction, standby, handover, unknown: never answered
 
-ANSWERED_KINDS = frozenset({TEXT})
+ANSWERED_KINDS = frozenset({TEXT, POSTBACK, ATTACHMENT})
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,26 @@ class Event:
     app_id: str | None = None
     attachments: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     detail: str = ""
+    sticker: bool = False
 
     @property
     def answerable(self) -> bool:
-        """Only a person's own message gets a reply."""
-        return self.kind in ANSWERED_KINDS
+        """Only a person's own message, text, button or attachment, gets a reply."""
+        return self.kind in ANSWERED_KINDS and bool(self.person_id)
+
+    @property
+    def images(self) -> list[str]:
+        """URLs of the photos the person sent (stickers are not photos)."""
+        if self.sticker:
+            return []
+        return [
+            a["payload"]["url"]
+            for a in self.attachments
+            if a.get("type") == "image"
+            and isinstance(a.get("payload"), dict)
+            and isinstance(a["payload"].get("url"), str)
+            and "sticker_id" not in a["payload"]
+        ]
 
     @property
     def key(self) -> str:
@@ -58,9 +73,14 @@ def _party(value: Any) -> str:
     return _id(value.get("id")) if isinstance(value, dict) else ""
 
 
+MAX_TIMESTAMP = 253_402_300_799_999  # the last millisecond of year 9999
+
+
 def _int(value: Any) -> int:
-    """Timestamps are integers in milliseconds; anything else counts as 0."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """Timestamps are integers in milliseconds; anything else, or out of range, counts as 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP:
+        return value
+    return 0
 
 
 def parse(body: Any) -> Iterator[Event]:
@@ -123,7 +143,10 @@ def _message(
 ) -> Event:
     """Classify a `message` item: echo, text, attachment-only, or something we cannot read."""
     mid = _id(message.get("mid")) or None
-    attachments = tuple(a for a in message.get("attachments") or () if isinstance(a, dict))
+    listed = message.get("attachments")
+    attachments = (
+        tuple(a for a in listed if isinstance(a, dict)) if isinstance(listed, list) else ()
+    )
     if message.get("is_echo") is True:
         app_id = _id(message.get("app_id")) or None
         return Event(ECHO, page_id, recipient, mid, timestamp, app_id=app_id, detail="echo")
@@ -143,6 +166,17 @@ def _message(
             payload=payload if isinstance(payload, str) else None,
             attachments=attachments,
         )
-    if attachments or "sticker_id" in message:
-        return Event(ATTACHMENT, page_id, sender, mid, timestamp, attachments=attachments)
+    sticker = "sticker_id" in message
+    if attachments or sticker:
+        kinds = ",".join(sorted({str(a.get("type")) for a in attachments})) or "sticker"
+        return Event(
+            ATTACHMENT,
+            page_id,
+            sender,
+            mid,
+            timestamp,
+            attachments=attachments,
+            detail="sticker" if sticker else kinds,
+            sticker=sticker,
+        )
     return Event(OTHER, page_id, sender, mid, timestamp, detail="message without text")

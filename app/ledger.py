@@ -7,6 +7,7 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
   unless the claim is older than the lease and was never answered (its worker died).
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
 - spend(person): how many model calls this person has made in the current window.
+- pause(person) / paused(person): someone from the page took over the conversation for a while.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class Ledger(Protocol):
     def spend(self, name: str) -> int:
         """Count one model call for `name` in the current window; return the window's count."""
 
+    def pause(self, name: str, seconds: float) -> None:
+        """Keep the bot quiet for `name` for a while."""
+
+    def paused(self, name: str) -> bool:
+        """Whether the bot should stay quiet for `name` now."""
+
 
 class SQLiteLedger:
     """The ledger in one SQLite file; each thread keeps its own connection."""
@@ -55,6 +62,7 @@ class SQLiteLedger:
     CREATE TABLE IF NOT EXISTS spend (
         name TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,
         PRIMARY KEY (name, window));
+    CREATE TABLE IF NOT EXISTS pauses (name TEXT PRIMARY KEY, until REAL NOT NULL);
     """
 
     def __init__(
@@ -165,6 +173,24 @@ class SQLiteLedger:
             ).fetchone()
         return count
 
+    def pause(self, name: str, seconds: float) -> None:
+        """Quiet until now + seconds (a later pause extends it)."""
+        with self._db() as db:
+            db.execute(
+                """INSERT INTO pauses (name, until) VALUES (?, ?)
+                   ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
+                (name, self.clock() + seconds),
+            )
+
+    def paused(self, name: str) -> bool:
+        """A read only: no write lock needed."""
+        row = (
+            self._connection()
+            .execute("SELECT 1 FROM pauses WHERE name = ? AND until > ?", (name, self.clock()))
+            .fetchone()
+        )
+        return row is not None
+
     def _sweep(self, now: float) -> None:
         """Now and then, drop what has expired so the file stays small."""
         self._writes += 1
@@ -173,6 +199,7 @@ class SQLiteLedger:
         with self._db() as db:
             db.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
+            db.execute("DELETE FROM pauses WHERE until < ?", (now,))
 
 
 class Guarded:
@@ -221,6 +248,21 @@ class Guarded:
         except Exception as exc:
             log.error("ledger unavailable, spend not counted: %s", exc)
             return 0
+
+    def pause(self, name: str, seconds: float) -> None:
+        """Best effort: without the store the bot cannot stay quiet."""
+        try:
+            self.store.pause(name, seconds)
+        except Exception as exc:
+            log.error("ledger unavailable, pause not recorded: %s", exc)
+
+    def paused(self, name: str) -> bool:
+        """Without the store, nobody is paused: answering beats silence."""
+        try:
+            return self.store.paused(name)
+        except Exception as exc:
+            log.error("ledger unavailable, pause not checked: %s", exc)
+            return False
 
 
 def open_ledger(config) -> Guarded:

@@ -98,3 +98,11 @@ class RedisLedger:
             pipe.expire(counter, int(self.window) + 60)
             count, _ = pipe.execute()
         return int(count)
+
+    def pause(self, name: str, seconds: float) -> None:
+        """A key that lives as long as the pause."""
+        self.redis.set(self.prefix + f"pause:{name}", "1", px=max(1, int(seconds * 1000)))
+
+    def paused(self, name: str) -> bool:
+        """The pause key still exists."""
+        return bool(self.redis.exists(self.prefix + f"pause:{name}"))

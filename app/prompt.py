@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from .events import Event
+from .events import POSTBACK, Event
 from .facebook import HistoryMessage
 
 
@@ -16,7 +17,9 @@ def build(
     limit: int,
     max_age_hours: float,
     now: datetime,
-) -> list[dict[str, str]]:
+    note: str = "",
+    images: bool = False,
+) -> list[dict[str, Any]]:
     """The messages the model sees, oldest first, the current message exactly once and last."""
     oldest = now - timedelta(hours=max_age_hours)
     recent = [m for m in history if m.created >= oldest]
@@ -35,12 +38,46 @@ def build(
         )
         second = sent_at.replace(microsecond=0)
         earlier = [m for m in recent if m.from_page or m.created <= second]
-        if earlier and not earlier[-1].from_page and earlier[-1].text == event.text.strip():
+        if earlier and not earlier[-1].from_page and earlier[-1].text == said(event):
             earlier.pop()  # the current message, listed under an id we could not match
     earlier = earlier[-limit:] if limit else []
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    instructions = "\n\n".join(part for part in (system_prompt, note) if part)
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
     messages += [
         {"role": "assistant" if m.from_page else "user", "content": m.text} for m in earlier
     ]
-    messages.append({"role": "user", "content": event.text})
+    messages.append({"role": "user", "content": _content(event, images)})
     return messages
+
+
+def said(event: Event) -> str:
+    """What the person said, in words: their text, or the title of the button they tapped."""
+    if event.kind == POSTBACK:
+        return (event.text or event.payload or "").strip()
+    return event.text.strip()
+
+
+def note(event: Event, *, welcome: bool = False) -> str:
+    """What the model should know beyond the words: the button or quick reply behind them."""
+    if welcome:
+        return (
+            "The person has just opened the conversation with the Get Started button. "
+            "Greet them briefly and say what you can help with."
+        )
+    if event.kind == POSTBACK:
+        return f'The person tapped the button "{said(event)}" (payload: {event.payload or "-"}).'
+    if event.payload:
+        return f'The person tapped the quick reply "{said(event)}" (payload: {event.payload}).'
+    return ""
+
+
+def _content(event: Event, images: bool) -> str | list[dict[str, Any]]:
+    """Text alone, or text and photos as parts for a model that reads images."""
+    text = said(event)
+    if not (images and event.images):
+        return text
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in event.images]
+    return parts

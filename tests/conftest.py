@@ -25,6 +25,7 @@ SETTINGS = {
     "OPENAI_API_KEY": "sk-test-key-cdef",
     "FB_GRAPH_API_URL": GRAPH,
     "OPENAI_BASE_URL": "http://llm.test/v1",
+    "FB_APP_ID": "777000",
     "REQUEST_BUDGET_SECONDS": 8.0,
     "SEND_RESERVE_SECONDS": 1.0,
 }
@@ -150,6 +151,18 @@ def post(client):
             sent["X-Hub-Signature-256"] = sign(raw, secret)
         sent.update(headers or {})
         return client.post("/webhook", data=raw, headers=sent)
+
+    return _post
+
+
+@pytest.fixture
+def post_to():
+    """POST a signed body to another app built in the test."""
+
+    def _post(app, body):
+        raw = json.dumps(body).encode()
+        headers = {"X-Hub-Signature-256": sign(raw, app.config["FB_APP_SECRET"])}
+        return app.test_client().post("/webhook", data=raw, headers=headers)
 
     return _post
 

@@ -85,7 +85,8 @@ def test_attachment_only_message_is_attachment():
     del item["message"]["text"]
     item["message"]["attachments"] = [{"type": "image", "payload": {"url": "https://x/y.png"}}]
     (event,) = events.parse(body_of(item))
-    assert event.kind == "attachment" and not event.answerable
+    assert event.kind == "attachment" and event.answerable
+    assert event.images == ["https://x/y.png"] and not event.sticker
 
 
 def test_postback_without_mid_keys_on_sender_and_time():
@@ -124,8 +125,24 @@ def test_every_entry_and_every_event_is_parsed_in_order():
         {"object": "page", "entry": "x"},
         {"object": "page", "entry": [1, None, {"messaging": "x"}]},
         {"object": "page", "entry": [{"messaging": [1, {"sender": []}, {"message": "x"}]}]},
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "1",
+                    "messaging": [
+                        {"sender": {"id": "2"}, "message": {"mid": "m", "attachments": True}}
+                    ],
+                }
+            ],
+        },
     ],
 )
 def test_odd_shapes_never_raise(body):
     for event in events.parse(body):
-        assert not event.answerable
+        assert event.kind in ("other", "attachment")
+
+
+def test_out_of_range_timestamp_counts_as_zero():
+    (event,) = events.parse(body_of(text_event("hi", ts=10**20)))
+    assert event.timestamp == 0

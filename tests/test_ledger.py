@@ -170,11 +170,20 @@ def test_spend_starts_again_in_a_new_window(make):
     assert ledger.spend("p:1") == 1
 
 
+def test_pause_lasts_its_time_for_that_person_only(make):
+    ledger = make()
+    assert not ledger.paused("p:1")
+    ledger.pause("p:1", 0.3)
+    assert ledger.paused("p:1") and not ledger.paused("p:2")
+    time.sleep(0.35)
+    assert not ledger.paused("p:1")
+
+
 class Broken:
     def claim(self, key):
         raise ConnectionError("store down")
 
-    answered = spend = claim
+    answered = spend = pause = paused = claim
 
     def turn(self, *args):
         raise ConnectionError("store down")
@@ -185,6 +194,8 @@ def test_a_broken_store_degrades_to_answering(caplog):
     assert ledger.claim("m_1") is True
     ledger.answered("m_1")
     assert ledger.spend("p") == 0
+    ledger.pause("p", 5)
+    assert ledger.paused("p") is False
     with ledger.turn("p", "m_1", 1, 1) as got:
         assert got is False
     assert "ledger unavailable" in caplog.text

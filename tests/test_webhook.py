@@ -205,7 +205,7 @@ def test_echo_never_reaches_the_model(post, graph, model):
         "sender": {"id": PAGE},
         "recipient": {"id": PERSON},
         "timestamp": 1,
-        "message": {"is_echo": True, "app_id": 42, "mid": "m_e", "text": "Hello there!"},
+        "message": {"is_echo": True, "app_id": 777000, "mid": "m_e", "text": "Hello there!"},
     }
     assert post(body_of(echo)).status_code == 200
     assert not model.requests and not graph.calls
