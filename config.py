@@ -48,6 +48,11 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _absolute_path(raw: str) -> str:
+    """Flask wants the instance folder as an absolute path."""
+    return os.path.abspath(raw)
+
+
 def _flag(raw: str) -> bool:
     """Booleans the way people write them in .env files."""
     value = raw.lower()
@@ -133,6 +138,7 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
     "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
     "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),
+    "INSTANCE_PATH": ("", _absolute_path),
     "LEDGER_PATH": ("", _text),
     "REDIS_URL": (None, _redis_url),
     "LEDGER_TTL_HOURS": (24.0, _number(float, 0.1, 24.0 * 30)),

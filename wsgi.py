@@ -1,5 +1,6 @@
 """Entry point for gunicorn (`wsgi:app`) and the flask CLI (`flask --app wsgi ...`)."""
 
+import os
 import sys
 
 import config
@@ -9,7 +10,15 @@ from app.logs import configure
 try:
     settings = config.load()
 except config.ConfigError as exc:
-    sys.exit(f"error: {exc}")
+    # Without settings only the terminal emulator runs: it needs no Facebook app and no key.
+    if "chat" not in sys.argv[1:]:
+        sys.exit(f"error: {exc}")
+    from app.emulator import settings_without_env
+
+    try:
+        settings = settings_without_env(os.environ)
+    except config.ConfigError as invalid:
+        sys.exit(f"error: {invalid}")
 
 configure(settings["LOG_LEVEL"], config.secrets(settings))
 app = create_app(settings)

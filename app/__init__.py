@@ -26,12 +26,13 @@ def create_app(
     ledger: Ledger | None = None,
 ) -> Flask:
     """Build the app from `config` (default: the environment), with injectable clients."""
-    app = Flask(__name__)
     if config is None:
-        app.config.update(settings_module.load())
+        values = settings_module.load()
     else:
         # A partial mapping (tests) gets every default and the same checks as the environment.
-        app.config.update({**config, **settings_module.load(_as_environ(config))})
+        values = {**config, **settings_module.load(_as_environ(config))}
+    app = Flask(__name__, instance_path=values["INSTANCE_PATH"] or None)
+    app.config.update(values)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
     graph = graph or GraphClient(
@@ -54,10 +55,14 @@ def create_app(
     app.extensions["messenger"] = Responder(graph, model, ledger, Settings.from_config(app.config))
 
     from . import errors, health, webhook
+    from .cli import chat
+    from .operator_cli import messenger
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)
+    app.cli.add_command(chat)
+    app.cli.add_command(messenger)
     return app
 
 

@@ -140,7 +140,8 @@ class Responder:
             images=s.model_accepts_images,
         )
         reply, source = self._reply(event, messages, deadline)
-        return self._deliver(event, reply, source, deadline, history=len(messages) - 1)
+        earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
+        return self._deliver(event, reply, source, deadline, history=earlier)
 
     def _canned(self, event: Event) -> str:
         """The configured reply for what the model is not asked about; empty for the model."""

@@ -105,7 +105,7 @@ def graph():
 
 @pytest.fixture
 def settings(tmp_path) -> dict:
-    return dict(SETTINGS, LEDGER_PATH=str(tmp_path / "ledger.sqlite3"))
+    return dict(SETTINGS, INSTANCE_PATH=str(tmp_path / "instance"))
 
 
 @pytest.fixture

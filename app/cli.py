@@ -1,0 +1,75 @@
+"""`flask --app wsgi chat`: talk to the bot in this terminal, through the real webhook path."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .emulator import Emulator, is_offline
+
+HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
+
+
+@click.command("chat")
+@click.option("--url", help="POST to this webhook URL (a running or deployed bot) instead.")
+@click.option("--verbose", "-v", is_flag=True, help="Show history length, latency and logs.")
+@with_appcontext
+def chat(url: str | None, verbose: bool) -> None:
+    """Chat with the bot: each line you type is a signed Messenger event."""
+    if not verbose:
+        logging.getLogger("app").setLevel(logging.WARNING)
+    emulator = Emulator(current_app.config, current_app.instance_path, click.echo, url=url)
+    where = url or "the bot in this process"
+    model = "offline model (no OPENAI_API_KEY)" if is_offline(emulator.settings) else "OPENAI_MODEL"
+    if is_offline(emulator.settings) and not url:
+        model = "the OFFLINE model: it only says what it received (set OPENAI_API_KEY)"
+    elif not url:
+        model = f"model {emulator.settings['OPENAI_MODEL']}"
+    click.echo(f"Messenger emulator → {where}, {model}.")
+    click.echo(f"Local Graph API: {emulator.graph.url}   {HELP}")
+    try:
+        _loop(emulator, verbose)
+    finally:
+        emulator.close()
+
+
+def _loop(emulator: Emulator, verbose: bool) -> None:
+    """Read lines until /quit or end of input; one webhook call per line."""
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        command, _, argument = line.partition(" ")
+        if command == "/quit":
+            return
+        if command == "/help":
+            click.echo(HELP)
+            continue
+        if command == "/reset":
+            emulator.reset()
+            click.echo("  (conversation cleared)")
+            continue
+        before = emulator.history_length()
+        started = time.monotonic()
+        if command == "/postback" and argument:
+            status = emulator.postback(argument.strip())
+        elif command == "/image" and argument:
+            status = emulator.image(argument.strip())
+        elif command.startswith("/"):
+            click.echo(f"  unknown command {command}; {HELP}")
+            continue
+        else:
+            status = emulator.text(line)
+        took = (time.monotonic() - started) * 1000
+        if status != 200:
+            click.echo(f"  (webhook answered {status})")
+        if verbose:
+            click.echo(f"  (history {before} messages, {took:.0f} ms, webhook {status})")

@@ -1,0 +1,289 @@
+"""Set-up checks: is every outside piece the bot depends on in place, and if not, what to do.
+
+Each check calls the real service the way the bot will (the Graph client with its token header
+and appsecret_proof, the openai SDK with its key) and turns the answer into one line with a fix.
+No check ever shows a token, a secret or a key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import openai
+
+from .facebook import GraphClient
+from .graph_errors import GraphError
+
+GRAPH_SECONDS = 10.0
+MODEL_SECONDS = 5.0
+WARN_DAYS = 90
+NEEDED_FIELDS = ("messages",)
+RECOMMENDED_FIELDS = {
+    "messaging_postbacks": "Get Started, menu and ice breaker taps",
+    "message_echoes": "replies your team types in the Page inbox",
+}
+PERMISSION_CODES = frozenset({10, *range(200, 300)})  # (#10), (#200)…(#299): permission errors
+TOKEN_FIX = (
+    "generate a new page token (Messenger → Messenger API settings → Generate token) "
+    "and set FB_PAGE_ACCESS_TOKEN (or the page's entry in FB_PAGE_TOKENS)"
+)
+
+# Graph API versions and the last day each is available (Meta's changelog); None: current.
+GRAPH_VERSIONS: dict[tuple[int, int], date | None] = {
+    (18, 0): date(2026, 1, 26),
+    (19, 0): date(2026, 5, 21),
+    (20, 0): date(2026, 9, 24),
+    (21, 0): date(2027, 1, 21),
+    (22, 0): date(2027, 5, 20),
+    (23, 0): date(2027, 10, 8),
+    (24, 0): date(2028, 2, 18),
+    (25, 0): date(2028, 7, 29),
+    (26, 0): None,
+}
+CURRENT_VERSION = max(GRAPH_VERSIONS)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ok, warn (works, act soon), fail, or skip (could not be checked)."""
+
+    status: str
+    name: str
+    detail: str
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """A failed check makes the doctor exit non-zero."""
+        return self.status == "fail"
+
+    def line(self) -> str:
+        """One line: mark, name, finding, and the fix or note when there is one."""
+        mark = {"ok": "✓", "warn": "✓", "fail": "✗"}.get(self.status, "–")
+        text = f"{mark} {self.name}: {self.detail}"
+        if self.fix:
+            label = {"fail": "fix", "warn": "warning"}.get(self.status, "note")
+            text += f" — {label}: {self.fix}"
+        return text
+
+
+def run(
+    graph: GraphClient,
+    client: openai.OpenAI,
+    model: str,
+    graph_url: str,
+    *,
+    pages: Sequence[str | None] = (None,),
+    app_id: str = "",
+    today: date | None = None,
+) -> list[Check]:
+    """Every check in order: the Graph ones for each page token, then the model and version."""
+    checks = []
+    for page in pages:
+        prefix = f"page {page}: " if page else ""
+        checks += [replace(c, name=prefix + c.name) for c in page_checks(graph, page, app_id)]
+    checks.append(model_check(client, model))
+    checks.append(version_check(graph_url, today or date.today()))
+    return checks
+
+
+def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> list[Check]:
+    """Token, app secret, app, permissions and webhook subscription of one page token."""
+
+    def read(path: str, **params: Any) -> Any:
+        return graph.api("GET", path, page_id=page_id, params=params, seconds=GRAPH_SECONDS)
+
+    try:
+        page = read("/me", fields="id,name")
+    except GraphError as exc:
+        return _dead_token(exc)
+    checks = [
+        token_check(page, page_id),
+        Check("ok", "app secret", "appsecret_proof accepted: FB_APP_SECRET matches the token"),
+    ]
+    try:
+        made_in = read("/app", fields="id,name")
+    except GraphError as exc:
+        checks.append(Check("skip", "app", f"not checked: cannot read the token's app ({exc})"))
+        ours = app_id or None
+    else:
+        checks.append(app_check(made_in, app_id))
+        found = made_in.get("id") if isinstance(made_in, dict) else None
+        ours = str(found) if found else app_id or None
+    try:
+        apps = read("/me/subscribed_apps")
+    except GraphError as exc:
+        checks.append(_permission(exc, "pages_manage_metadata", "read the webhook subscription"))
+        checks.append(Check("skip", "webhook subscription", "not checked: cannot be read"))
+    else:
+        checks.append(_allowed("pages_manage_metadata", "reading the webhook subscription"))
+        checks.append(subscription_check(apps, ours))
+    try:
+        read("/me/conversations", platform="messenger", limit=1, fields="id")
+    except GraphError as exc:
+        checks.append(_permission(exc, "pages_messaging", "read conversations"))
+    else:
+        checks.append(_allowed("pages_messaging", "reading conversations"))
+    return checks
+
+
+def token_check(page: Any, page_id: str | None) -> Check:
+    """The token works, and belongs to the page it is configured for."""
+    page = page if isinstance(page, dict) else {}
+    name, found = page.get("name", "?"), str(page.get("id", "?"))
+    if page_id and found != page_id:
+        detail = f"belongs to the page {name!r} (id {found}), not to {page_id}"
+        fix = f"put the token of page {page_id} under its id in FB_PAGE_TOKENS"
+        return Check("fail", "page token", detail, fix)
+    return Check("ok", "page token", f"valid, for the page {name!r} (id {found})")
+
+
+def app_check(made_in: Any, app_id: str) -> Check:
+    """The app the token was generated in, and FB_APP_ID agreeing with it when set."""
+    made_in = made_in if isinstance(made_in, dict) else {}
+    name, found = made_in.get("name", "?"), str(made_in.get("id", "?"))
+    if app_id and app_id != found:
+        detail = f"FB_APP_ID is {app_id}, but the token was made in {name!r} (id {found})"
+        fix = f"set FB_APP_ID={found}, or leave it empty to have it looked up"
+        return Check("fail", "app", detail, fix)
+    return Check("ok", "app", f"the token was made in {name!r} (id {found})")
+
+
+def subscription_check(body: Any, app_id: str | None = None) -> Check:
+    """Our app must get the page's `messages`; the other two fields are recommended."""
+    name = "webhook subscription"
+    apps = body.get("data") if isinstance(body, dict) else None
+    apps = [a for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
+    fix = (
+        "App Dashboard → Messenger → Messenger API settings → Webhooks: add the page's "
+        "subscription to messages (plus messaging_postbacks, message_echoes)"
+    )
+    if app_id is not None:
+        others = [str(a.get("name") or a.get("id")) for a in apps if str(a.get("id")) != app_id]
+        apps = [a for a in apps if str(a.get("id")) == app_id]
+        if not apps:
+            also = f" (subscribed: {', '.join(others)})" if others else ""
+            return Check("fail", name, f"this app is not subscribed to the page{also}", fix)
+    if not apps:
+        return Check("fail", name, "no app is subscribed to the page", fix)
+    listed = [
+        (str(a.get("name") or a.get("id") or "?"), set(a.get("subscribed_fields") or []))
+        for a in apps
+    ]
+    receiving = [(app, fields) for app, fields in listed if set(NEEDED_FIELDS) <= fields]
+    if not receiving:
+        seen = "; ".join(f"{a}: {', '.join(sorted(f)) or 'nothing'}" for a, f in listed)
+        return Check("fail", name, f"messages is missing ({seen})", fix)
+    app, fields = receiving[0]
+    detail = f"{app} receives {', '.join(sorted(fields))}"
+    if app_id is None and len(listed) > 1:
+        detail += f" ({len(listed)} apps subscribed; check {app} is this one)"
+    missing = [f"{f} ({why})" for f, why in RECOMMENDED_FIELDS.items() if f not in fields]
+    note = "not subscribed to " + ", ".join(missing) if missing else ""
+    return Check("ok", name, detail, note)
+
+
+def model_check(client: openai.OpenAI, model: str) -> Check:
+    """The key is accepted and the configured model is there, through the openai SDK."""
+    name = "OpenAI key and model"
+    try:
+        found = client.models.retrieve(model, timeout=MODEL_SECONDS)
+    except openai.AuthenticationError:
+        return Check("fail", name, "the key was refused (http 401)", "set a valid OPENAI_API_KEY")
+    except openai.PermissionDeniedError:
+        fix = "give the key's project access to the model, or set OPENAI_MODEL"
+        return Check("fail", name, f"the key may not use {model} (http 403)", fix)
+    except openai.NotFoundError:
+        fix = "set OPENAI_MODEL to a model this key can use (check OPENAI_BASE_URL too)"
+        return Check("fail", name, f"model {model!r} not found (http 404)", fix)
+    except openai.APITimeoutError:
+        fix = "check OPENAI_BASE_URL and the network"
+        return Check("fail", name, f"no answer within {MODEL_SECONDS:.0f}s", fix)
+    except openai.APIConnectionError:
+        return Check("fail", name, "server unreachable", "check OPENAI_BASE_URL and the network")
+    except openai.APIStatusError as exc:
+        fix = "try again later; check the provider's status page"
+        return Check("fail", name, f"the server answered http {exc.status_code}", fix)
+    except openai.OpenAIError as exc:
+        return Check(
+            "fail", name, f"client error ({type(exc).__name__})", "check OPENAI_* settings"
+        )
+    return Check("ok", name, f"key accepted, model {getattr(found, 'id', model)!r} available")
+
+
+def version_check(graph_url: str, today: date) -> Check:
+    """The Graph version in FB_GRAPH_API_URL is still served, and not about to stop."""
+    name = "Graph API version"
+    current = "v{}.{}".format(*CURRENT_VERSION)
+    fix = f"set FB_GRAPH_API_URL to https://graph.facebook.com/{current}"
+    found = re.search(r"/v(\d+)\.(\d+)(?:/|$)", graph_url)
+    if not found:
+        detail = "FB_GRAPH_API_URL has no version: Graph would use the oldest one available"
+        return Check("fail", name, detail, fix)
+    version = (int(found[1]), int(found[2]))
+    label = "v{}.{}".format(*version)
+    if version > CURRENT_VERSION:
+        return Check("ok", name, f"{label}, newer than {current} known here")
+    if version not in GRAPH_VERSIONS:
+        return Check("fail", name, f"{label} is no longer available", fix)
+    until = GRAPH_VERSIONS[version]
+    if until is None:
+        return Check("ok", name, f"{label} (current)")
+    if today > until:
+        return Check("fail", name, f"{label} stopped working on {until.isoformat()}", fix)
+    left = (until - today).days
+    if left <= WARN_DAYS:
+        detail = f"{label} stops working on {until.isoformat()} ({left} days)"
+        return Check("warn", name, detail, fix)
+    return Check("ok", name, f"{label}, available until {until.isoformat()} ({left} days)")
+
+
+def _dead_token(exc: GraphError) -> list[Check]:
+    """The first read failed: say why, and skip what depends on it."""
+    if exc.code == 100:
+        secret = Check(
+            "fail",
+            "app secret",
+            "Graph refused appsecret_proof (code 100): FB_APP_SECRET is not the secret of "
+            "the app the page token was generated in",
+            "copy App settings → Basic → App secret of that app into FB_APP_SECRET",
+        )
+        token = Check("skip", "page token", "not checked: the app secret must match first")
+    elif exc.code == 190:
+        token = Check("fail", "page token", f"invalid or expired ({_code(exc)})", TOKEN_FIX)
+        secret = Check("skip", "app secret", "not checked: needs a valid page token")
+    elif exc.code is None:
+        fix = "check the network and FB_GRAPH_API_URL"
+        token = Check("fail", "page token", f"not checked: {exc.meaning}", fix)
+        secret = Check("skip", "app secret", "not checked: Graph unreachable")
+    else:
+        token = Check("fail", "page token", f"Graph refused it: {exc}", TOKEN_FIX)
+        secret = Check("skip", "app secret", "not checked: needs a valid page token")
+    return [token, secret, Check("skip", "other checks of this token", "not run")]
+
+
+def _allowed(permission: str, what: str) -> Check:
+    """A read that worked proves the token carries the permission."""
+    return Check("ok", f"permission {permission}", f"granted ({what} works)")
+
+
+def _permission(exc: GraphError, permission: str, what: str) -> Check:
+    """A refused read: a missing permission, or something else worth showing as it is."""
+    name = f"permission {permission}"
+    if exc.code in PERMISSION_CODES:
+        fix = (
+            f"grant {permission} when generating the page token (outside development mode "
+            "it needs Advanced Access through App Review)"
+        )
+        return Check("fail", name, f"missing: cannot {what} ({_code(exc)})", fix)
+    fix = "try again in a minute; if it stays, look the code up in Meta's Graph error list"
+    return Check("fail", name, f"cannot {what}: {exc}", fix)
+
+
+def _code(exc: GraphError) -> str:
+    """Meta's code/subcode, as in its documentation."""
+    return f"code {exc.code}" + (f"/{exc.subcode}" if exc.subcode else "")

@@ -1,0 +1,148 @@
+"""A local Messenger: each line typed becomes a signed webhook event on the real request path.
+
+In-process by default: the bot's own app, with its Graph calls pointed at a local Graph
+stand-in (`app/local_graph.py`) that keeps the conversation in SQLite under the instance
+folder. With a URL, events go to a running or deployed instance instead (a smoke test).
+The model is the configured one when OPENAI_API_KEY is set; otherwise the offline responder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+
+import config as settings_module
+
+from .local_graph import LocalGraph
+from .signature import sign
+
+PAGE_ID = "100000000000001"
+PERSON_ID = "200000000000002"
+PAGE_TOKEN = "emulator-page-token"
+OFFLINE_KEYS = ("", "offline")
+
+
+def settings_without_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings for a machine with no .env: local secrets made up now, the offline model."""
+    env = dict(environ)
+    env.setdefault("FB_APP_SECRET", secrets.token_hex(16))
+    env.setdefault("FB_VERIFY_TOKEN", secrets.token_hex(8))
+    env.setdefault("FB_PAGE_ACCESS_TOKEN", PAGE_TOKEN)
+    env["OPENAI_API_KEY"] = env.get("OPENAI_API_KEY") or "offline"
+    return settings_module.load(env)
+
+
+def is_offline(settings: Mapping[str, Any]) -> bool:
+    """No model key: the offline responder answers."""
+    return settings.get("OPENAI_API_KEY", "") in OFFLINE_KEYS
+
+
+class Emulator:
+    """Turns typed lines into webhook events and shows what the bot sends back."""
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any],
+        instance_path: str,
+        show: Callable[[str], None],
+        *,
+        url: str | None = None,
+    ) -> None:
+        os.makedirs(instance_path, exist_ok=True)
+        self.show = show
+        self.url = url
+        self.graph = LocalGraph(os.path.join(instance_path, "emulator.sqlite3"), self._sent)
+        self.graph.start()
+        self.settings = self._settings(settings, instance_path)
+        self.client = None if url else self._app().test_client()
+        self.replies = 0
+
+    def _settings(self, settings: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
+        """The bot's settings, pointed at the local Graph; never a real page."""
+        names = (*settings_module.REQUIRED, *settings_module.OPTIONAL)
+        local = {name: settings.get(name) for name in names}
+        local.update(
+            FB_GRAPH_API_URL=self.graph.url,
+            FB_PAGE_ACCESS_TOKEN=PAGE_TOKEN,
+            FB_PAGE_TOKENS=None,
+            FB_APP_ID="emulator",
+            REDIS_URL=None,
+            LEDGER_PATH=os.path.join(instance_path, "emulator-ledger.sqlite3"),
+        )
+        return local
+
+    def _app(self):
+        """The bot itself, in this process, with the offline model when there is no key."""
+        from . import create_app, offline_model
+
+        client = offline_model.client() if is_offline(self.settings) else None
+        return create_app(self.settings, openai_client=client)
+
+    def close(self) -> None:
+        """Stop the local Graph."""
+        self.graph.stop()
+
+    def _sent(self, page: str, person: str, body: dict) -> None:
+        """The bot called the Send API: show it as it arrives."""
+        if "sender_action" in body:
+            if body["sender_action"] == "typing_on":
+                self.show("  (typing…)")
+            return
+        self.replies += 1
+        self.show(f"bot> {body['message']['text']}")
+
+    def history_length(self) -> int:
+        """How many messages the conversation holds."""
+        return self.graph.conversations.count(PAGE_ID, PERSON_ID)
+
+    def reset(self) -> None:
+        """Start the conversation afresh."""
+        self.graph.conversations.clear(PAGE_ID, PERSON_ID)
+
+    def text(self, words: str) -> int:
+        """The person writes."""
+        mid = _mid()
+        self.graph.conversations.add(PAGE_ID, PERSON_ID, mid, PERSON_ID, words)
+        return self._deliver({"message": {"mid": mid, "text": words}})
+
+    def image(self, url: str) -> int:
+        """The person sends a photo."""
+        mid = _mid()
+        self.graph.conversations.add(PAGE_ID, PERSON_ID, mid, PERSON_ID, "")
+        attachment = {"type": "image", "payload": {"url": url}}
+        return self._deliver({"message": {"mid": mid, "attachments": [attachment]}})
+
+    def postback(self, payload: str) -> int:
+        """The person taps a button whose payload (and title) is `payload`."""
+        return self._deliver({"postback": {"mid": _mid(), "title": payload, "payload": payload}})
+
+    def _deliver(self, content: dict) -> int:
+        """Sign the event like Meta and POST it; return the webhook's status."""
+        event = {
+            "sender": {"id": PERSON_ID},
+            "recipient": {"id": PAGE_ID},
+            "timestamp": int(time.time() * 1000),
+            **content,
+        }
+        body = {"object": "page", "entry": [{"id": PAGE_ID, "time": event["timestamp"]}]}
+        body["entry"][0]["messaging"] = [event]
+        raw = json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(raw, self.settings["FB_APP_SECRET"]),
+        }
+        if self.client is not None:
+            return self.client.post("/webhook", data=raw, headers=headers).status_code
+        return requests.post(self.url, data=raw, headers=headers, timeout=30).status_code
+
+
+def _mid() -> str:
+    """A message id in Meta's style."""
+    return f"m_{uuid.uuid4().hex}"

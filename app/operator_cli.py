@@ -1,0 +1,155 @@
+"""Operator commands: `flask --app wsgi messenger profile apply|show|clear` and `… doctor`.
+
+Thin on purpose: arguments in, a call into app/profile.py or app/doctor.py, lines out. Exit
+code 0 when all went well, 1 on a bad file, a Graph error or a failed check, with the reason on
+stderr and never a traceback or a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+import config
+
+from . import doctor, profile
+from .facebook import GraphClient
+from .graph_errors import GraphError
+
+messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
+
+page_option = click.option(
+    "--page",
+    "page",
+    metavar="PAGE_ID",
+    help="With FB_PAGE_TOKENS: the page to work on (needed when several are configured).",
+)
+
+
+@messenger.group("profile")
+def profile_group() -> None:
+    """Messenger Profile: Get Started button, greeting, ice breakers, persistent menu."""
+
+
+@profile_group.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@page_option
+def profile_apply(file: Path, page: str | None) -> None:
+    """Check FILE against Meta's limits, then set its fields on the page."""
+    try:
+        wanted = profile.load(file)
+    except profile.ProfileError as exc:
+        count = len(exc.problems)
+        _fail(f"{file}: {count} problem{'s' if count > 1 else ''}, nothing sent", exc.problems)
+    page_id = _page(page)
+    try:
+        profile.apply(_graph(), wanted, page_id)
+    except GraphError as exc:
+        _graph_failed("could not set the profile", exc)
+    fields = [field for field in profile.FIELDS if field in wanted]
+    _echo(f"set {', '.join(fields)} from {file}" + (f" on page {page_id}" if page_id else ""))
+    for note in profile.notes(wanted, current_app.config.get("GET_STARTED_PAYLOAD")):
+        _echo(f"note: {note}")
+
+
+@profile_group.command("show")
+@page_option
+def profile_show(page: str | None) -> None:
+    """Print the page's current profile as JSON that `profile apply` accepts."""
+    try:
+        current = profile.show(_graph(), _page(page))
+    except GraphError as exc:
+        _graph_failed("cannot read the profile", exc)
+    _echo(json.dumps(current, indent=2, ensure_ascii=False))
+    if not current:
+        _echo("note: none of " + ", ".join(profile.FIELDS) + " is set", err=True)
+
+
+@profile_group.command("clear")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    type=click.Choice(profile.FIELDS),
+    help="Clear only this field (repeatable). Default: all four.",
+)
+@page_option
+def profile_clear(fields: tuple[str, ...], page: str | None) -> None:
+    """Remove the Get Started button, greeting, ice breakers and persistent menu."""
+    chosen = [field for field in profile.FIELDS if field in fields] or list(profile.FIELDS)
+    try:
+        profile.clear(_graph(), chosen, _page(page))
+    except GraphError as exc:
+        _graph_failed("could not clear the profile", exc)
+    _echo(f"cleared {', '.join(chosen)}")
+
+
+@messenger.command("doctor")
+def doctor_command() -> None:
+    """Check the token, app secret, permissions, webhook, model and Graph version."""
+    state = current_app.extensions["messenger"]
+    settings = current_app.config
+    checks = doctor.run(
+        state.graph,
+        state.model.client,
+        state.model.model,
+        settings["FB_GRAPH_API_URL"],
+        pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
+        app_id=settings.get("FB_APP_ID") or "",
+    )
+    for check in checks:
+        _echo(check.line())
+    failed = sum(check.failed for check in checks)
+    if failed:
+        _echo(f"{failed} of {len(checks)} checks failed", err=True)
+        raise SystemExit(1)
+    _echo("all checks passed")
+
+
+def _graph() -> GraphClient:
+    """The app's Graph client: page token in the header, appsecret_proof on every call."""
+    return current_app.extensions["messenger"].graph
+
+
+def _page(page: str | None) -> str | None:
+    """The page to work on: --page, or the only one; refuse to guess among several."""
+    pages = list(current_app.config.get("FB_PAGE_TOKENS") or {})
+    if page is not None and pages and page not in pages:
+        _fail(f"no token for page {page} in FB_PAGE_TOKENS (pages: {', '.join(pages)})", [])
+    if page is None and len(pages) > 1:
+        _fail(f"several pages configured ({', '.join(pages)}): choose one with --page", [])
+    return page or (pages[0] if pages else None)
+
+
+def _graph_failed(what: str, exc: GraphError) -> NoReturn:
+    """Explain a Graph error with the likely fix, then exit 1."""
+    hints = {
+        190: doctor.TOKEN_FIX,
+        100: "Meta refused a value, or FB_APP_SECRET does not match the token "
+        "(`flask --app wsgi messenger doctor` tells which)",
+        10: "the page token lacks pages_messaging",
+    }
+    unreachable = "check the network and FB_GRAPH_API_URL, then try again"
+    hint = hints.get(exc.code) if exc.code is not None else unreachable
+    _fail(f"{what}: {exc}", [hint] if hint else [])
+
+
+def _fail(message: str, details: list[str]) -> NoReturn:
+    """The error and its details on stderr, exit code 1."""
+    _echo(f"error: {message}", err=True)
+    for line in details:
+        _echo(f"  {line}", err=True)
+    raise SystemExit(1)
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    """Print with every configured secret masked, whatever the text came from."""
+    secrets = [s for s in config.secrets(current_app.config) if len(s) >= 6]
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    click.echo(text, err=err)

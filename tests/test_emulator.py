@@ -1,0 +1,69 @@
+"""The terminal emulator drives the real webhook path; on a fresh machine it needs nothing."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def offline(settings, graph):
+    """The app with no model key; the local Graph on loopback is let through `responses`."""
+    graph.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
+    return create_app(dict(settings, OPENAI_API_KEY="offline"))
+
+
+def test_chat_command_answers_through_the_webhook(offline):
+    runner = offline.test_cli_runner()
+    session = "hello bot\n/postback MENU\n/image https://cdn.test/cat.jpg\n/reset\nagain\n/quit\n"
+    result = runner.invoke(args=["chat", "--verbose"], input=session)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    replies = [line for line in lines if line.startswith("bot> ")]
+    assert len(replies) == 4
+    assert "(typing…)" in result.output
+    assert "(conversation cleared)" in result.output
+    assert "(history 0 messages" in result.output
+
+
+def test_history_carries_across_turns_and_restarts(offline, tmp_path):
+    from app import offline_model
+
+    shown = []
+    first = Emulator(offline.config, str(tmp_path), shown.append)
+    assert first.text("one") == 200
+    assert first.text("two") == 200
+    first.close()
+    second = Emulator(offline.config, str(tmp_path), shown.append)
+    assert second.text("three") == 200
+    second.close()
+    assert shown[-1].startswith(f"bot> {offline_model.LABEL} I received 4 earlier message(s)")
+
+
+def test_fresh_machine_without_env_runs_the_offline_emulator(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FB_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "chat"],
+        input="hi there\n/quit\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no .env here
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OFFLINE model" in done.stdout
+    assert "bot> [offline model] I received 0 earlier message(s) and your message: 'hi there'" in (
+        done.stdout
+    )
+    assert "Traceback" not in done.stderr
