@@ -111,7 +111,12 @@ class Responder:
         with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as in_turn:
             if not in_turn:
                 log.warning("answering out of turn mid=%s: earlier messages still open", event.mid)
-            outcome = self._answer(event, deadline)
+            try:
+                outcome = self._answer(event, deadline)
+            except Exception:  # a bug must not cost the person their reply
+                log.exception("pipeline failed mid=%s, sending the fallback", event.mid)
+                fallback = self.settings.fallback_reply
+                outcome = self._deliver(event, fallback, "fallback after error", deadline)
         self.ledger.answered(event.key)
         return outcome
 

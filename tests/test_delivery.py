@@ -171,3 +171,15 @@ def test_spend_limit_sends_one_notice_then_nothing(settings, model, graph):
         )
     assert sent_texts(graph) == ["Hello there!", "Hello there!", app.config["SPEND_LIMIT_REPLY"]]
     assert len(model.requests) == 2
+
+
+def test_a_bug_in_the_pipeline_still_gets_the_fallback(app, post, graph, model, monkeypatch):
+    graph_ok(graph)
+    responder = app.extensions["messenger"]
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(responder, "_history", broken)
+    assert post(body_of(text_event("hi", mid="m_bug"))).status_code == 200
+    assert sent_texts(graph) == [app.config["FALLBACK_REPLY"]]
