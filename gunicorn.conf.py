@@ -1,9 +1,10 @@
 """Gunicorn settings: threads wait on the model, so one 2-core host keeps many replies in flight.
 
-Sizing rule: conversations in flight ≈ messages per second × seconds per reply; give
-workers × threads at least that many (default 2 × 64 = 128 slots: 100 people each waiting
-about a second on the model). Workers scale with cores (WEB_CONCURRENCY, set by Heroku);
-threads with how long each request waits upstream (WEB_THREADS).
+Sizing rule: conversations in flight ≈ messages per second × seconds per reply. Give *each*
+worker at least that many threads (WEB_THREADS, default 128): Meta's keep-alive connections
+do not spread evenly over the workers, and a request queued behind a full worker waits a whole
+model call (measured in docs/benchmark.md). Workers follow the cores (WEB_CONCURRENCY, which
+Heroku sets); threads only wait on upstreams, so they are cheap.
 """
 
 import os
@@ -22,7 +23,7 @@ except ConfigError as exc:
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "64"))
+threads = int(os.environ.get("WEB_THREADS", "128"))
 # Above the request budget, so a slow reply is finished rather than killed half-sent.
 timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 15
 graceful_timeout = timeout

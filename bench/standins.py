@@ -181,12 +181,19 @@ class ModelHandler(Handler):
         )
 
 
+class Server(ThreadingHTTPServer):
+    """A listen backlog that holds a burst of new connections: socketserver's default of 5
+    drops SYNs (a 1 s retransmit) or resets connections under load. It must be set on the
+    class, as the constructor already listens."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def serve(port: int, handler: type[Handler], state: State) -> ThreadingHTTPServer:
     """Start one stand-in on loopback in a daemon thread."""
     bound = type(handler.__name__, (handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", port), bound)
-    server.daemon_threads = True
-    server.request_queue_size = 512
+    server = Server(("127.0.0.1", port), bound)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
