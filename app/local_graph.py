@@ -68,22 +68,28 @@ class Conversations:
         return n
 
 
-class _Handler(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 answering JSON in one write: no Nagle/delayed-ACK stall."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     wbufsize = 1 << 16
-    graph: LocalGraph
 
     def log_message(self, *args) -> None:
-        """Quiet: the emulator prints what matters."""
+        """Quiet: callers print what matters."""
 
     def _answer(self, status: int, body: object) -> None:
+        """One JSON response."""
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+class _Handler(JsonHandler):
+    graph: LocalGraph
 
     def do_GET(self) -> None:
         """GET /{version}/{page}/conversations?user_id=PSID"""

@@ -20,8 +20,10 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from app.local_graph import JsonHandler
 
 FAULTS = {
     "none": "no faults",
@@ -61,24 +63,14 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Keep-alive HTTP/1.1; one write per response (no Nagle/delayed-ACK stall)."""
+class Handler(JsonHandler):
+    """The app's JSON handler (keep-alive, one write per answer) with the shared state."""
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    wbufsize = 1 << 16
     state: State
 
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
     def _json(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        """One JSON response."""
+        self._answer(status, body)
 
     def _body(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
