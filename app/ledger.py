@@ -104,23 +104,28 @@ class SQLiteLedger:
     def claim(self, key: str) -> bool:
         """Insert the claim, or take over one that expired or was abandoned unanswered."""
         now = self.clock()
-        with self._db() as db:
-            taken = db.execute(
+        # One statement is one atomic transaction in autocommit mode: no BEGIN/COMMIT needed.
+        taken = (
+            self._connection()
+            .execute(
                 """INSERT INTO claims (key, claimed_at, answered_at, expires_at)
-                   VALUES (:key, :now, NULL, :expires)
-                   ON CONFLICT (key) DO UPDATE
-                   SET claimed_at = :now, answered_at = NULL, expires_at = :expires
-                   WHERE claims.expires_at < :now
-                      OR (claims.answered_at IS NULL AND claims.claimed_at < :abandoned)""",
+               VALUES (:key, :now, NULL, :expires)
+               ON CONFLICT (key) DO UPDATE
+               SET claimed_at = :now, answered_at = NULL, expires_at = :expires
+               WHERE claims.expires_at < :now
+                  OR (claims.answered_at IS NULL AND claims.claimed_at < :abandoned)""",
                 {"key": key, "now": now, "expires": now + self.ttl, "abandoned": now - self.lease},
-            ).rowcount
+            )
+            .rowcount
+        )
         self._sweep(now)
         return taken == 1
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""
-        with self._db() as db:
-            db.execute("UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key))
+        self._connection().execute(
+            "UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key)
+        )
 
     @contextmanager
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
@@ -135,8 +140,7 @@ class SQLiteLedger:
                 time.sleep(POLL_SECONDS)
             yield got
         finally:
-            with self._db() as db:
-                db.execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
+            self._connection().execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
 
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Take the turn when nobody holds it and no earlier message is waiting."""
@@ -164,23 +168,25 @@ class SQLiteLedger:
     def spend(self, name: str) -> int:
         """Fixed windows: one row per person and window."""
         window = int(self.clock() // self.window)
-        with self._db() as db:
-            (count,) = db.execute(
+        (count,) = (
+            self._connection()
+            .execute(
                 """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
-                   ON CONFLICT (name, window) DO UPDATE SET count = count + 1
-                   RETURNING count""",
+               ON CONFLICT (name, window) DO UPDATE SET count = count + 1
+               RETURNING count""",
                 (name, window),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return count
 
     def pause(self, name: str, seconds: float) -> None:
         """Quiet until now + seconds (a later pause extends it)."""
-        with self._db() as db:
-            db.execute(
-                """INSERT INTO pauses (name, until) VALUES (?, ?)
-                   ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
-                (name, self.clock() + seconds),
-            )
+        self._connection().execute(
+            """INSERT INTO pauses (name, until) VALUES (?, ?)
+               ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
+            (name, self.clock() + seconds),
+        )
 
     def paused(self, name: str) -> bool:
         """A read only: no write lock needed."""
