@@ -35,6 +35,13 @@ if redis.call('GET', KEYS[3]) == ARGV[1] then return 1 end
 return 0
 """
 
+CLAIM = """
+-- KEYS: done, claim; ARGV: lease_ms. An answered id is refused; else SET NX with the lease.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -58,13 +65,12 @@ class RedisLedger:
         self.prefix = prefix
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
+        self._claim = self.redis.register_script(CLAIM)
 
     def claim(self, key: str) -> bool:
         """Refuse answered ids; take the claim with SET NX and the lease as its expiry."""
-        if self.redis.exists(self.prefix + "done:" + key):
-            return False
-        lease_ms = int(self.lease * 1000)
-        return bool(self.redis.set(self.prefix + "claim:" + key, "1", nx=True, px=lease_ms))
+        keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
+        return bool(self._claim(keys, [int(self.lease * 1000)]))
 
     def answered(self, key: str) -> None:
         """The reply went out: keep the id for the time to live."""

@@ -17,6 +17,11 @@ def is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
     return hmac.compare_digest(expected.encode(), given)
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Compare a secret someone sent (the verify token) in constant time."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def sign(body: bytes, app_secret: str) -> str:
     """Build the header value Meta would send for body (tests, emulator, benchmark)."""
     return PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
