@@ -23,13 +23,16 @@ def chat(url: str | None, verbose: bool) -> None:
     if not verbose:
         logging.getLogger("app").setLevel(logging.WARNING)
     emulator = Emulator(current_app.config, current_app.instance_path, click.echo, url=url)
-    where = url or "the bot in this process"
-    model = "offline model (no OPENAI_API_KEY)" if is_offline(emulator.settings) else "OPENAI_MODEL"
-    if is_offline(emulator.settings) and not url:
-        model = "the OFFLINE model: it only says what it received (set OPENAI_API_KEY)"
-    elif not url:
-        model = f"model {emulator.settings['OPENAI_MODEL']}"
-    click.echo(f"Messenger emulator → {where}, {model}.")
+    if url:
+        click.echo(f"Messenger emulator → {url} (its replies go to its own Graph API).")
+    elif is_offline(emulator.settings):
+        click.echo(
+            "Messenger emulator → the bot in this process, the OFFLINE model: it only says"
+            " what it received (set OPENAI_API_KEY)."
+        )
+    else:
+        model = emulator.settings["OPENAI_MODEL"]
+        click.echo(f"Messenger emulator → the bot in this process, model {model}.")
     click.echo(f"Local Graph API: {emulator.graph.url}   {HELP}")
     try:
         _loop(emulator, verbose)
@@ -69,7 +72,7 @@ def _loop(emulator: Emulator, verbose: bool) -> None:
         else:
             status = emulator.text(line)
         took = (time.monotonic() - started) * 1000
-        if status != 200:
+        if status != 200 or emulator.url:
             click.echo(f"  (webhook answered {status})")
         if verbose:
             click.echo(f"  (history {before} messages, {took:.0f} ms, webhook {status})")

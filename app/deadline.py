@@ -20,11 +20,6 @@ class Deadline:
         """A timeout of at most `seconds` that still ends inside the budget."""
         return min(seconds, self.remaining())
 
-    @property
-    def expired(self) -> bool:
-        """True once nothing is left."""
-        return self.remaining() <= 0.0
-
     def minus(self, seconds: float) -> Deadline:
         """A deadline that ends `seconds` earlier: time kept back for a later step."""
         earlier = Deadline(0, clock=self._clock)

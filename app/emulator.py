@@ -32,10 +32,15 @@ OFFLINE_KEYS = ("", "offline")
 def settings_without_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings for a machine with no .env: local secrets made up now, the offline model."""
     env = dict(environ)
-    env.setdefault("FB_APP_SECRET", secrets.token_hex(16))
-    env.setdefault("FB_VERIFY_TOKEN", secrets.token_hex(8))
-    env.setdefault("FB_PAGE_ACCESS_TOKEN", PAGE_TOKEN)
-    env["OPENAI_API_KEY"] = env.get("OPENAI_API_KEY") or "offline"
+    made_up = {
+        "FB_APP_SECRET": secrets.token_hex(16),
+        "FB_VERIFY_TOKEN": secrets.token_hex(8),
+        "FB_PAGE_ACCESS_TOKEN": PAGE_TOKEN,
+        "OPENAI_API_KEY": "offline",
+    }
+    for name, value in made_up.items():
+        if not env.get(name, "").strip():  # unset, or left empty as in .env.example
+            env[name] = value
     return settings_module.load(env)
 
 
@@ -62,7 +67,6 @@ class Emulator:
         self.graph.start()
         self.settings = self._settings(settings, instance_path)
         self.client = None if url else self._app().test_client()
-        self.replies = 0
 
     def _settings(self, settings: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         """The bot's settings, pointed at the local Graph; never a real page."""
@@ -95,7 +99,6 @@ class Emulator:
             if body["sender_action"] == "typing_on":
                 self.show("  (typing…)")
             return
-        self.replies += 1
         self.show(f"bot> {body['message']['text']}")
 
     def history_length(self) -> int:

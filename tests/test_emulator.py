@@ -67,3 +67,21 @@ def test_fresh_machine_without_env_runs_the_offline_emulator(tmp_path):
         done.stdout
     )
     assert "Traceback" not in done.stderr
+
+
+def test_env_copied_from_the_example_still_runs_the_emulator(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FB_", "OPENAI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text(encoding="utf-8"))
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "chat"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bot> [offline model]" in done.stdout
