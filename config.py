@@ -53,6 +53,14 @@ def _absolute_path(raw: str) -> str:
     return os.path.abspath(raw)
 
 
+def _log_level(raw: str) -> str:
+    """One of Python's level names."""
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
 def _flag(raw: str) -> bool:
     """Booleans the way people write them in .env files."""
     value = raw.lower()
@@ -152,12 +160,41 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, _text),
     "STICKER_REPLY": ("👍", _text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, _text),
-    "LOG_LEVEL": ("INFO", _text),
+    "LOG_LEVEL": ("INFO", _log_level),
+}
+
+#: gunicorn's own settings, read by gunicorn.conf.py only (Heroku sets PORT and
+#: WEB_CONCURRENCY); None: cores + 1 workers.
+SERVING: dict[str, tuple[Any, Callable[[str], Any]]] = {
+    "PORT": (8000, _number(int, 1, 65535)),
+    "WEB_CONCURRENCY": (None, _number(int, 1, 256)),
+    "WEB_THREADS": (128, _number(int, 1, 4096)),
 }
 
 
 class ConfigError(Exception):
     """Raised with one line that names every missing or invalid variable."""
+
+
+def _parse(table, environ: Mapping[str, str], invalid: list[str]) -> dict[str, Any]:
+    """Each setting of `table` from `environ`, or its default; problems go to `invalid`."""
+    values = {}
+    for name, (default, parse) in table.items():
+        raw = environ.get(name, "").strip()
+        try:
+            values[name] = parse(raw) if raw else default
+        except ValueError as exc:
+            invalid.append(f"{name} {exc}")
+    return values
+
+
+def serving(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """gunicorn's settings (PORT, WEB_CONCURRENCY, WEB_THREADS), checked like the others."""
+    invalid: list[str] = []
+    values = _parse(SERVING, os.environ if environ is None else environ, invalid)
+    if invalid:
+        raise ConfigError("invalid settings: " + "; ".join(invalid) + " (see .env.example)")
+    return values
 
 
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
@@ -173,15 +210,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
         missing.remove("FB_PAGE_ACCESS_TOKEN")  # several pages, each with its own token
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
-    for name, (default, parse) in OPTIONAL.items():
-        raw = environ.get(name, "").strip()
-        if not raw:
-            settings[name] = default
-            continue
-        try:
-            settings[name] = parse(raw)
-        except ValueError as exc:
-            invalid.append(f"{name} {exc}")
+    settings.update(_parse(OPTIONAL, environ, invalid))
     if settings.get("SEND_RESERVE_SECONDS", 0) >= settings.get("REQUEST_BUDGET_SECONDS", 15):
         invalid.append("SEND_RESERVE_SECONDS must be smaller than REQUEST_BUDGET_SECONDS")
     problems = []

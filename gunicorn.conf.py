@@ -10,22 +10,23 @@ Heroku sets; default cores + 1); threads only wait on upstreams, so they are che
 import os
 import sys
 
-from config import ConfigError
+from config import ConfigError, serving
 from config import load as _load_settings  # a module named `config` would clash with a setting
 
 # Refuse to start, in the master and before any worker forks, when a setting is missing:
 # one clear line, no traceback, never a service that accepts unsigned requests.
 try:
     _settings = _load_settings()
+    _serving = serving()
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+bind = f"0.0.0.0:{_serving['PORT']}"
 worker_class = "gthread"
 # One more worker than cores: bursts are GIL-bound, and an extra process keeps both cores busy
 # (measured: 3 workers on 2 cores, p99 1.43 s against 1.57 s with 2; docs/benchmark.md).
-workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1)
-threads = int(os.environ.get("WEB_THREADS", "128"))
+workers = _serving["WEB_CONCURRENCY"] or len(os.sched_getaffinity(0)) + 1
+threads = _serving["WEB_THREADS"]
 # Above the request budget, so a slow reply is finished rather than killed half-sent.
 timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 15
 graceful_timeout = timeout

@@ -1,4 +1,4 @@
-"""Logging set-up: one line per record, and no secret ever in a line."""
+"""Logging set-up: one line per record, and no secret ever in a line or a traceback."""
 
 from __future__ import annotations
 
@@ -6,39 +6,40 @@ import logging
 from collections.abc import Iterable
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 
-class RedactSecrets(logging.Filter):
-    """Masks any configured secret that reaches a log record, wherever it came from."""
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret replaced, longest first (a token may contain a shorter one)."""
+    for secret in sorted(
+        {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+    ):
+        text = text.replace(secret, "[redacted]")
+    return text
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render the message once, masked; keep the record."""
-        message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, "[redacted]")
-        if masked != message:
-            record.msg, record.args = masked, ()
-        return True
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then masks: messages, arguments and tracebacks alike."""
+
+    def __init__(self, secrets: Iterable[str], fmt: str = FORMAT) -> None:
+        super().__init__(fmt)
+        self.secrets = list(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The whole rendered record, masked."""
+        return mask(super().format(record), self.secrets)
 
 
 def configure(level: str, secrets: Iterable[str]) -> None:
-    """Give the root logger one stderr handler that redacts secrets; keep existing handlers."""
+    """Give the root logger a stderr handler whose formatter masks every configured secret."""
     root = logging.getLogger()
     root.setLevel(level.upper())
-    redact = RedactSecrets(secrets)
     if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
-        root.addHandler(handler)
+        root.addHandler(logging.StreamHandler())
+    formatter = RedactingFormatter(secrets)
     for handler in root.handlers:
-        handler.filters = [f for f in handler.filters if not isinstance(f, RedactSecrets)]
-        handler.addFilter(redact)
-    # One line per model call from the HTTP client is noise next to our own line per event.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
-    # Werkzeug's request log line carries the query string, where the verify token travels.
-    logging.getLogger("werkzeug").addFilter(redact)
+        handler.setFormatter(formatter)
+    # Request URLs and bodies (the full PSID, appsecret_proof, conversation text) appear in
+    # these libraries' debug lines; one line per event from us is enough.
+    for name in ("httpx2", "urllib3", "openai"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -20,6 +20,7 @@ import config
 from . import doctor, profile
 from .facebook import GraphClient
 from .graph_errors import GraphError
+from .logs import mask
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 
@@ -149,7 +150,4 @@ def _fail(message: str, details: list[str]) -> NoReturn:
 
 def _echo(text: str, *, err: bool = False) -> None:
     """Print with every configured secret masked, whatever the text came from."""
-    secrets = [s for s in config.secrets(current_app.config) if len(s) >= 6]
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    click.echo(text, err=err)
+    click.echo(mask(text, config.secrets(current_app.config)), err=err)

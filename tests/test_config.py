@@ -46,9 +46,17 @@ def test_invalid_values_are_named():
         assert name in str(caught.value)
 
 
+def test_bad_log_level_and_serving_settings_are_named():
+    with pytest.raises(config.ConfigError, match="LOG_LEVEL"):
+        config.load(dict(REQUIRED_ENV, LOG_LEVEL="verbose"))
+    with pytest.raises(config.ConfigError, match="WEB_THREADS"):
+        config.serving({"WEB_THREADS": "abc"})
+    assert config.serving({}) == {"PORT": 8000, "WEB_CONCURRENCY": None, "WEB_THREADS": 128}
+
+
 def test_every_setting_is_documented_in_env_example():
     example = (ROOT / ".env.example").read_text()
-    for name in (*config.REQUIRED, *config.OPTIONAL):
+    for name in (*config.REQUIRED, *config.OPTIONAL, *config.SERVING):
         assert f"{name}=" in example, name
 
 

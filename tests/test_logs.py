@@ -1,17 +1,48 @@
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
-from app.logs import RedactSecrets
+from app.logs import RedactingFormatter, mask
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_secret_in_a_record_is_masked():
-    record = logging.LogRecord(
-        "x", logging.INFO, __file__, 1, "token=%s ok", ("abcdef123456",), None
+def test_mask_replaces_longest_secret_first():
+    assert (
+        mask("a tok-1234 tok-12345 b", ["tok-1234", "tok-12345", ""]) == "a [redacted] [redacted] b"
     )
-    assert RedactSecrets(["abcdef123456", ""]).filter(record)
-    assert record.getMessage() == "token=[redacted] ok"
 
 
-def test_record_without_secret_is_untouched():
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "n=%d", (5,), None)
-    RedactSecrets(["abcdef123456"]).filter(record)
-    assert (record.msg, record.args) == ("n=%d", (5,))
+def test_short_values_are_not_masked():
+    assert mask("yes abc", ["abc"]) == "yes abc"
+
+
+def test_formatter_masks_arguments_and_tracebacks():
+    formatter = RedactingFormatter(["s3cr3t-value"])
+    try:
+        raise ValueError("boom with s3cr3t-value inside")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "token=%s", ("s3cr3t-value",), sys.exc_info()
+        )
+    text = formatter.format(record)
+    assert "s3cr3t-value" not in text and "token=[redacted]" in text and "ValueError" in text
+
+
+def test_configure_masks_every_logger_that_reaches_stderr():
+    script = (
+        "import logging\n"
+        "from app.logs import configure\n"
+        "configure('INFO', ['verify-tok-42'])\n"
+        "logging.getLogger('werkzeug').info('GET /webhook?hub.verify_token=verify-tok-42')\n"
+        "try:\n"
+        "    raise RuntimeError('verify-tok-42')\n"
+        "except RuntimeError:\n"
+        "    logging.getLogger('app').exception('failed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert "hub.verify_token=[redacted]" in done.stderr and "RuntimeError" in done.stderr
+    assert "verify-tok-42" not in done.stderr
