@@ -142,7 +142,8 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
     "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),
     "FALLBACK_REPLY": (DEFAULT_FALLBACK, _text),
-    "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 25.0)),
+    # Meta gives up on a webhook call after 20 s and sends it again.
+    "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 19.0)),
     "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
     "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
     "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),

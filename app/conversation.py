@@ -122,6 +122,7 @@ class Responder:
 
     def _answer(self, event: Event, deadline: Deadline) -> str:
         """A fixed reply where one fits; else spend → typing → history → prompt → model → send."""
+        s = self.settings
         canned = self._canned(event)
         if canned:
             return self._deliver(event, canned, "canned", deadline)
@@ -130,10 +131,11 @@ class Responder:
             if spent > self.settings.spend_limit + 1:
                 return "silent (over the spend limit, notice already sent)"
             return self._deliver(event, self.settings.spend_limit_reply, "spend notice", deadline)
-        self._typing(event, deadline)
-        history = self._history(event, deadline)
+        # Only the send may use the reserve: typing, history and the model end before it.
+        before_send = deadline.minus(s.send_reserve_seconds)
+        self._typing(event, before_send)
+        history = self._history(event, before_send)
         welcome = self._is_get_started(event)
-        s = self.settings
         messages = prompt.build(
             event,
             history,
@@ -144,7 +146,7 @@ class Responder:
             note=prompt.note(event, welcome=welcome),
             images=s.model_accepts_images,
         )
-        reply, source = self._reply(event, messages, deadline)
+        reply, source = self._reply(event, messages, before_send)
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
         return self._deliver(event, reply, source, deadline, history=earlier)
 
@@ -196,8 +198,7 @@ class Responder:
     def _reply(self, event: Event, messages: list[dict], deadline: Deadline) -> tuple[str, str]:
         """The model's reply, or the fallback text when there is none in time."""
         try:
-            model_deadline = deadline.minus(self.settings.send_reserve_seconds)
-            return self.model.reply(messages, model_deadline), "model"
+            return self.model.reply(messages, deadline), "model"
         except ModelError as exc:
             log.warning("model failed mid=%s: %s", event.mid, exc)
             return self.settings.fallback_reply, "fallback"

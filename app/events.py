@@ -115,9 +115,10 @@ def _event(item: dict[str, Any], entry_page_id: str) -> Event:
     """Classify one messaging item."""
     sender = _party(item.get("sender"))
     recipient = _party(item.get("recipient"))
-    page_id = entry_page_id or recipient
-    timestamp = _int(item.get("timestamp"))
     message = item.get("message")
+    echo = isinstance(message, dict) and message.get("is_echo") is True
+    page_id = entry_page_id or (sender if echo else recipient)  # an echo is sent by the page
+    timestamp = _int(item.get("timestamp"))
     if isinstance(message, dict):
         return _message(message, page_id, sender, recipient, timestamp)
     postback = item.get("postback")

@@ -75,7 +75,7 @@ class GraphClient:
         app_secret: str,
         *,
         timeout: float = 5.0,
-        pool_size: int = 64,
+        pool_size: int = 128,  # one connection per gunicorn thread (WEB_THREADS)
         session: requests.Session | None = None,
     ) -> None:
         """`tokens`: one page token for any page, or a page id → token map."""
@@ -116,9 +116,11 @@ class GraphClient:
         path = f"/{page_id}/conversations"
         body = self._call("GET", path, deadline, page_id, retry_if=_read_again, params=params)
         threads = body.get("data") if isinstance(body, dict) else None
-        if not threads:
-            return []
-        messages = (threads[0].get("messages") or {}).get("data") or []
+        thread = threads[0] if isinstance(threads, list) and threads else None
+        box = thread.get("messages") if isinstance(thread, dict) else None
+        messages = box.get("data") if isinstance(box, dict) else None
+        if not isinstance(messages, list):
+            return []  # a new conversation, or a shape we do not know: no history
         listed = [m for m in (_history_message(raw, page_id) for raw in messages) if m]
         # Graph lists newest first; reversing first keeps same-second messages in their order.
         return sorted(reversed(listed), key=lambda m: m.created)
@@ -189,9 +191,9 @@ class GraphClient:
             prepared = requests.Request(
                 method, self.base_url + path, params=params, headers=headers, **kwargs
             ).prepare()
-            response = self._session.send(
-                prepared, timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout)
-            )
+            # urllib3 may connect twice: together the tries stay inside the read timeout.
+            connect_timeout = min(CONNECT_TIMEOUT, read_timeout / 2)
+            response = self._session.send(prepared, timeout=(connect_timeout, read_timeout))
         except requests.ConnectionError as exc:
             sent = False if _never_sent(exc) else None
             raise GraphError(f"Graph unreachable ({type(exc).__name__})", sent=sent) from None

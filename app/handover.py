@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from .events import Event
 from .facebook import GraphClient, GraphError
 from .ledger import Ledger
 
 log = logging.getLogger(__name__)
+
+LOOKUP_RETRY_SECONDS = 300.0
 
 
 def person_key(event: Event) -> str:
@@ -32,6 +35,7 @@ class Handover:
         self.minutes = minutes
         self._app_id = app_id or None
         self._lookup = threading.Lock()
+        self._failed_at = float("-inf")
 
     def echo(self, event: Event) -> str:
         """Pause the bot for this person when the echo is not one of our own replies."""
@@ -47,13 +51,15 @@ class Handover:
         return f"bot paused {self.minutes:g} min (the page's team replied)"
 
     def our_app_id(self, page_id: str) -> str | None:
-        """FB_APP_ID, or the app the page token belongs to, asked of Graph once per process."""
-        if self._app_id is None:
+        """FB_APP_ID, or the app the page token belongs to, asked of Graph once per process
+        (after a failure, again only every LOOKUP_RETRY_SECONDS, so echoes stay cheap)."""
+        if self._app_id is None and time.monotonic() - self._failed_at > LOOKUP_RETRY_SECONDS:
             with self._lookup:
                 if self._app_id is None:
                     try:
                         answer = self.graph.api("GET", "/app", page_id=page_id, seconds=3)
                         self._app_id = str(answer.get("id") or "") or None
-                    except GraphError as exc:
-                        log.warning("could not learn our app id: %s", exc)
+                    except (GraphError, AttributeError) as exc:
+                        self._failed_at = time.monotonic()
+                        log.warning("could not learn our app id (set FB_APP_ID): %s", exc)
         return self._app_id

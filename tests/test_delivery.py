@@ -183,3 +183,15 @@ def test_a_bug_in_the_pipeline_still_gets_the_fallback(app, post, graph, model, 
     monkeypatch.setattr(responder, "_history", broken)
     assert post(body_of(text_event("hi", mid="m_bug"))).status_code == 200
     assert sent_texts(graph) == [app.config["FALLBACK_REPLY"]]
+
+
+def test_typing_and_history_never_use_the_send_reserve(app, post, graph, model):
+    graph_ok(graph)
+    app.extensions["messenger"].graph.timeout = 60  # longer than the whole budget
+    post(body_of(text_event("hi", mid="m_reserve")))
+    budget, reserve = app.config["REQUEST_BUDGET_SECONDS"], app.config["SEND_RESERVE_SECONDS"]
+    typing, history = graph.calls[0], graph.calls[1]
+    for call in (typing, history):
+        connect, read = call.request.req_kwargs["timeout"]
+        assert read <= budget - reserve and connect <= read / 2
+    assert sent_texts(graph) == ["Hello there!"]

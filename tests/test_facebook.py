@@ -51,8 +51,12 @@ def test_history_is_one_request_with_fields_and_oldest_first(fb, graph):
     assert TOKEN not in call.request.url
 
 
-def test_history_of_a_new_conversation_is_empty(fb, graph):
-    graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json={"data": []})
+@pytest.mark.parametrize(
+    "body",
+    [{"data": []}, {"data": ["x"]}, {"data": [{"messages": []}]}, {"data": {}}, [], {}],
+)
+def test_history_of_a_new_conversation_or_odd_shape_is_empty(fb, graph, body):
+    graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json=body)
     assert fb.history(PAGE, PERSON, 5, Deadline(5)) == []
 
 

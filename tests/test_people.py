@@ -259,3 +259,19 @@ def test_bad_page_tokens_are_named(raw):
     }
     with pytest.raises(config.ConfigError, match="FB_PAGE_TOKENS"):
         config.load(env)
+
+
+def test_failed_app_id_lookup_is_not_repeated_for_every_echo(settings, model, graph, post_to):
+    app = create_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
+    graph.add(responses.GET, f"{GRAPH}/app", json={"error": {"code": 190}}, status=400)
+    for i in range(3):
+        post_to(app, body_of(echo(app_id=777000, mid=f"m_e{i}")))
+    assert sum(1 for c in graph.calls if c.request.url.startswith(f"{GRAPH}/app")) == 1
+
+
+def test_pause_off_when_minutes_is_zero(settings, model, graph, post_to):
+    app = create_app(dict(settings, HUMAN_PAUSE_MINUTES=0), openai_client=model.client())
+    graph_ok(graph)
+    post_to(app, body_of(echo()))
+    post_to(app, body_of(text_event("still there?", mid="m_z")))
+    assert sent_texts(graph) == ["Hello there!"]
