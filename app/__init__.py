@@ -14,7 +14,8 @@ import config as settings_module
 
 from .conversation import Responder, Settings
 from .facebook import GraphClient, page_tokens
-from .ledger import Ledger, open_ledger
+from .ledger import Ledger
+from .ledger_guard import open_ledger
 from .llm import ChatModel, make_client
 
 

@@ -12,7 +12,6 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import threading
@@ -20,8 +19,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02
 # A claim this much older than the request budget was abandoned (its worker died).
@@ -206,80 +203,3 @@ class SQLiteLedger:
             db.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
             db.execute("DELETE FROM pauses WHERE until < ?", (now,))
-
-
-class Guarded:
-    """Wraps a store so that its failure degrades to answering unguarded, never to no answer."""
-
-    def __init__(self, store: Ledger) -> None:
-        self.store = store
-
-    def claim(self, key: str) -> bool:
-        """A store that cannot answer must not cost the person their reply."""
-        try:
-            return self.store.claim(key)
-        except Exception as exc:
-            log.error("ledger unavailable, answering unguarded key=%s: %s", key, exc)
-            return True
-
-    def answered(self, key: str) -> None:
-        """Best effort: the reply already went out."""
-        try:
-            self.store.answered(key)
-        except Exception as exc:
-            log.error("ledger unavailable, answer not recorded key=%s: %s", key, exc)
-
-    @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Without the store, answer out of turn rather than not at all."""
-        try:
-            manager = self.store.turn(name, key, ts, wait)
-            got = manager.__enter__()
-        except Exception as exc:
-            log.error("ledger unavailable, answering out of turn key=%s: %s", key, exc)
-            yield False
-            return
-        try:
-            yield got
-        finally:
-            try:
-                manager.__exit__(None, None, None)
-            except Exception as exc:
-                log.error("ledger unavailable, turn not released key=%s: %s", key, exc)
-
-    def spend(self, name: str) -> int:
-        """Without the store, nobody is over the limit."""
-        try:
-            return self.store.spend(name)
-        except Exception as exc:
-            log.error("ledger unavailable, spend not counted: %s", exc)
-            return 0
-
-    def pause(self, name: str, seconds: float) -> None:
-        """Best effort: without the store the bot cannot stay quiet."""
-        try:
-            self.store.pause(name, seconds)
-        except Exception as exc:
-            log.error("ledger unavailable, pause not recorded: %s", exc)
-
-    def paused(self, name: str) -> bool:
-        """Without the store, nobody is paused: answering beats silence."""
-        try:
-            return self.store.paused(name)
-        except Exception as exc:
-            log.error("ledger unavailable, pause not checked: %s", exc)
-            return False
-
-
-def open_ledger(config) -> Guarded:
-    """The store the configuration asks for: Redis when REDIS_URL is set, else SQLite."""
-    options = {
-        "lease": config["REQUEST_BUDGET_SECONDS"] + LEASE_MARGIN_SECONDS,
-        "ttl": config["LEDGER_TTL_HOURS"] * 3600,
-        "window": config["SPEND_WINDOW_MINUTES"] * 60,
-    }
-    if config["REDIS_URL"]:
-        from .ledger_redis import RedisLedger
-
-        return Guarded(RedisLedger(config["REDIS_URL"], **options))
-    return Guarded(SQLiteLedger(config["LEDGER_PATH"], **options))

@@ -57,7 +57,7 @@ class RedisLedger:
         self, url: str, *, lease: float, ttl: float, window: float, prefix: str = "messenger:"
     ) -> None:
         self.redis = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30
         )
         self.lease = lease
         self.ttl = ttl

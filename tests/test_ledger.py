@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from app.ledger import Guarded, SQLiteLedger
+from app.ledger import SQLiteLedger
+from app.ledger_guard import Guarded
 
 OPTIONS = {"lease": 1.0, "ttl": 60.0, "window": 3600.0}
 
@@ -202,6 +203,19 @@ def test_a_broken_store_degrades_to_answering(caplog):
     with ledger.turn("p", "m_1", 1, 1) as got:
         assert got is False
     assert "ledger unavailable" in caplog.text
+
+
+def test_a_failed_store_is_left_alone_for_a_while():
+    calls = []
+
+    class Down:
+        def claim(self, key):
+            calls.append(key)
+            raise ConnectionError("store down")
+
+    ledger = Guarded(Down())
+    assert ledger.claim("m_1") and ledger.claim("m_2") and ledger.claim("m_3")
+    assert calls == ["m_1"]  # one timeout, not one per call
 
 
 def test_unreachable_redis_degrades_to_answering():

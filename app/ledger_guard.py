@@ -1,0 +1,89 @@
+"""A ledger store that fails must cost the person nothing: answer unguarded, and say so.
+
+`Guarded` wraps either store. A failing call is logged and answered with the value that keeps
+replies flowing (a claim is granted, nobody is paused or over the limit); after a failure the
+store is left alone for BREAKER_SECONDS, so an unreachable Redis costs one timeout, not one per
+call of every message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from .ledger import LEASE_MARGIN_SECONDS, Ledger, SQLiteLedger
+
+log = logging.getLogger(__name__)
+
+BREAKER_SECONDS = 5.0
+T = TypeVar("T")
+
+
+class Guarded:
+    """Wraps a store so that its failure degrades to answering unguarded, never to no answer."""
+
+    def __init__(self, store: Ledger) -> None:
+        self.store = store
+        self._down_until = float("-inf")
+
+    def _use(self, what: str, call: Callable[[], T], fallback: T) -> T:
+        """Call the store unless it failed moments ago; on failure log, trip, fall back."""
+        if time.monotonic() < self._down_until:
+            return fallback
+        try:
+            return call()
+        except Exception as exc:
+            self._down_until = time.monotonic() + BREAKER_SECONDS
+            log.error("ledger unavailable (%s), going on without it: %s", what, exc)
+            return fallback
+
+    def claim(self, key: str) -> bool:
+        """A store that cannot answer must not cost the person their reply."""
+        return self._use(f"claim {key}", lambda: self.store.claim(key), True)
+
+    def answered(self, key: str) -> None:
+        """Best effort: the reply already went out."""
+        self._use(f"answered {key}", lambda: self.store.answered(key), None)
+
+    @contextmanager
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Without the store, answer out of turn rather than not at all. The store's context
+        manager is driven by hand so that its failures, not the caller's, are caught here."""
+        manager = self._use(f"turn {key}", lambda: self.store.turn(name, key, ts, wait), None)
+        got = self._use(f"turn {key}", manager.__enter__, None) if manager else None
+        if got is None:
+            yield False
+            return
+        try:
+            yield got
+        finally:
+            self._use(f"release {key}", lambda: manager.__exit__(None, None, None), None)
+
+    def spend(self, name: str) -> int:
+        """Without the store, nobody is over the limit."""
+        return self._use("spend", lambda: self.store.spend(name), 0)
+
+    def pause(self, name: str, seconds: float) -> None:
+        """Best effort: without the store the bot cannot stay quiet."""
+        self._use("pause", lambda: self.store.pause(name, seconds), None)
+
+    def paused(self, name: str) -> bool:
+        """Without the store, nobody is paused: answering beats silence."""
+        return self._use("paused", lambda: self.store.paused(name), False)
+
+
+def open_ledger(config: Any) -> Guarded:
+    """The store the configuration asks for: Redis when REDIS_URL is set, else SQLite."""
+    options = {
+        "lease": config["REQUEST_BUDGET_SECONDS"] + LEASE_MARGIN_SECONDS,
+        "ttl": config["LEDGER_TTL_HOURS"] * 3600,
+        "window": config["SPEND_WINDOW_MINUTES"] * 60,
+    }
+    if config["REDIS_URL"]:
+        from .ledger_redis import RedisLedger
+
+        return Guarded(RedisLedger(config["REDIS_URL"], **options))
+    return Guarded(SQLiteLedger(config["LEDGER_PATH"], **options))
