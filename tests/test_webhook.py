@@ -286,3 +286,42 @@ def test_no_secret_in_logs(post, graph, model, client, caplog):
 def test_healthz(client):
     answer = client.get("/healthz")
     assert answer.status_code == 200 and answer.json == {"status": "ok"}
+
+
+def test_model_settings_reach_the_request(settings, model, graph, post_to):
+    from app import create_app
+
+    config = dict(
+        settings,
+        OPENAI_MODEL="my-model",
+        OPENAI_TEMPERATURE="0.7",
+        OPENAI_TOP_P="0.9",
+        OPENAI_MAX_TOKENS="100",
+        SYSTEM_PROMPT="Be brief.",
+    )
+    app = create_app(config, openai_client=model.client())
+    graph_ok(graph)
+    post_to(app, body_of(text_event("hi")))
+    sent = model.requests[0]
+    assert (sent["model"], sent["temperature"], sent["top_p"], sent["max_tokens"]) == (
+        "my-model",
+        0.7,
+        0.9,
+        100,
+    )
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_different_people_in_one_batch_are_answered_in_parallel(post, graph, model):
+    import threading
+
+    graph_ok(graph)
+    both_waiting = threading.Barrier(2, timeout=5)
+
+    def answer(body):
+        both_waiting.wait()  # only passes when two model calls are in flight at once
+        return model.answer("together")
+
+    model.handler = answer
+    post(body_of(text_event("a", "m_pa", "p1"), text_event("b", "m_pb", "p2")))
+    assert sent_texts(graph) == ["together", "together"]
