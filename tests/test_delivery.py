@@ -195,3 +195,18 @@ def test_typing_and_history_never_use_the_send_reserve(app, post, graph, model):
         connect, read = call.request.req_kwargs["timeout"]
         assert read <= budget - reserve and connect <= read / 2
     assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_different_people_in_one_batch_are_answered_in_parallel(post, graph, model):
+    import threading
+
+    graph_ok(graph)
+    both_waiting = threading.Barrier(2, timeout=5)
+
+    def answer(body):
+        both_waiting.wait()  # only passes when two model calls are in flight at once
+        return model.answer("together")
+
+    model.handler = answer
+    post(body_of(text_event("a", "m_pa", "p1"), text_event("b", "m_pb", "p2")))
+    assert sent_texts(graph) == ["together", "together"]

@@ -74,3 +74,28 @@ def test_no_call_without_time_left(model):
     with pytest.raises(ModelError, match="no time"):
         chat(model).reply(MESSAGES, Deadline(0.5))
     assert model.requests == []
+
+
+def test_model_settings_reach_the_request(settings, model, graph, post_to):
+    from app import create_app
+    from tests.conftest import body_of, graph_ok, text_event
+
+    config = dict(
+        settings,
+        OPENAI_MODEL="my-model",
+        OPENAI_TEMPERATURE="0.7",
+        OPENAI_TOP_P="0.9",
+        OPENAI_MAX_TOKENS="100",
+        SYSTEM_PROMPT="Be brief.",
+    )
+    app = create_app(config, openai_client=model.client())
+    graph_ok(graph)
+    post_to(app, body_of(text_event("hi")))
+    sent = model.requests[0]
+    assert (sent["model"], sent["temperature"], sent["top_p"], sent["max_tokens"]) == (
+        "my-model",
+        0.7,
+        0.9,
+        100,
+    )
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
