@@ -127,10 +127,10 @@ class Responder:
         if canned:
             return self._deliver(event, canned, "canned", deadline)
         spent = self.ledger.spend(person_key(event))
-        if spent > self.settings.spend_limit:
-            if spent > self.settings.spend_limit + 1:
+        if spent > s.spend_limit:
+            if spent > s.spend_limit + 1:
                 return "silent (over the spend limit, notice already sent)"
-            return self._deliver(event, self.settings.spend_limit_reply, "spend notice", deadline)
+            return self._deliver(event, s.spend_limit_reply, "spend notice", deadline)
         # Only the send may use the reserve: typing, history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
         self._typing(event, before_send)
