@@ -25,7 +25,8 @@ SECRETS = (
 )
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
-DEFAULT_MODEL = "gpt-4.1-mini"
+DEFAULT_MODEL = "gpt-6-luna"
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_SPEND_NOTICE = (
     "You've sent a lot of messages in a short time. Please wait a while before writing again."
 )
@@ -59,6 +60,16 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
+
+
+def _effort(raw: str) -> str | None:
+    """A reasoning effort the API names, or "off" never to send one."""
+    value = raw.lower()
+    if value == "off":
+        return None
+    if value not in REASONING_EFFORTS:
+        raise ValueError("must be off or one of " + ", ".join(REASONING_EFFORTS))
+    return value
 
 
 def _flag(raw: str) -> bool:
@@ -138,6 +149,7 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "OPENAI_TOP_P": (0.2, _number(float, 0.0, 1.0)),
     "OPENAI_MAX_TOKENS": (512, _number(int, 1, 100_000)),
     "OPENAI_MAX_RETRIES": (1, _number(int, 0, 5)),
+    "OPENAI_REASONING_EFFORT": ("none", _effort),
     "SYSTEM_PROMPT": ("", _text),
     "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
     "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),

@@ -48,6 +48,7 @@ def create_app(
         temperature=app.config["OPENAI_TEMPERATURE"],
         top_p=app.config["OPENAI_TOP_P"],
         max_tokens=app.config["OPENAI_MAX_TOKENS"],
+        reasoning_effort=app.config["OPENAI_REASONING_EFFORT"],
         retries=app.config["OPENAI_MAX_RETRIES"],
     )
     if not app.config["LEDGER_PATH"]:

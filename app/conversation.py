@@ -20,7 +20,7 @@ from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError, HistoryMessage
 from .handover import Handover, person_key
 from .ledger import Ledger
-from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError
+from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,9 @@ class Responder:
             note=prompt.note(event, welcome=welcome),
             images=s.model_accepts_images,
         )
-        reply, source = self._reply(event, messages, before_send)
+        reply, source, usage = self._reply(event, messages, before_send)
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
-        return self._deliver(event, reply, source, deadline, history=earlier)
+        return self._deliver(event, reply, source, deadline, history=earlier) + f" {usage}"
 
     def _canned(self, event: Event) -> str:
         """The configured reply for what the model is not asked about; empty for the model."""
@@ -195,13 +195,17 @@ class Responder:
             log.warning("history unavailable mid=%s: %s", event.mid, exc)
             return []
 
-    def _reply(self, event: Event, messages: list[dict], deadline: Deadline) -> tuple[str, str]:
-        """The model's reply, or the fallback text when there is none in time."""
+    def _reply(
+        self, event: Event, messages: list[dict], deadline: Deadline
+    ) -> tuple[str, str, Usage]:
+        """The model's reply, or the fallback text when there is none in time; and the tokens
+        it cost either way."""
         try:
-            return self.model.reply(messages, deadline), "model"
+            answer = self.model.reply(messages, deadline)
         except ModelError as exc:
             log.warning("model failed mid=%s: %s", event.mid, exc)
-            return self.settings.fallback_reply, "fallback"
+            return self.settings.fallback_reply, "fallback", exc.usage
+        return answer.text, "model", answer.usage
 
     def _send(self, event: Event, parts: list[str], deadline: Deadline) -> int:
         """Send the parts in order, each after the previous succeeded; return how many went."""

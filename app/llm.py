@@ -1,14 +1,18 @@
-"""The model: chat messages in, reply text out, through the openai SDK's chat.completions.
+"""The model: chat messages in, reply text and token usage out, through the openai SDK's
+typed `chat.completions.create`.
 
-Works with any OpenAI-compatible server (OPENAI_BASE_URL). Every call is bounded by the time
-the request has left; a reply cut off at the token limit ends with "…"; anything that keeps
-us from a usable reply becomes `ModelError`, logged by the caller with the request id.
+Works with any OpenAI-compatible server (OPENAI_BASE_URL), and with today's reasoning models as
+well as classic ones: the request adapts to what the server takes (`model_params.Adapter`).
+Every call is bounded by the time the request has left; a reply cut off at the token limit
+ends with "…"; anything that keeps us from a usable reply becomes `ModelError`, logged by the
+caller with the request id.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -16,21 +20,57 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from .deadline import Deadline
+from .model_params import Adapter, refused_parameter
 
 log = logging.getLogger(__name__)
 
 CUT_OFF_MARK = "…"
 MIN_ATTEMPT_SECONDS = 1.0  # not worth starting a model call with less time than this
+CONNECT_SECONDS = 3.0
 RETRY_PAUSE_SECONDS = 0.25
 
 
-class ModelError(Exception):
-    """No usable reply: an API error, a timeout, or an empty answer."""
+@dataclass(frozen=True)
+class Usage:
+    """Tokens one reply cost, as the server reported them (summed over its attempts)."""
 
-    def __init__(self, reason: str, request_id: str | None = None) -> None:
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    reasoning: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt + other.prompt,
+            self.completion + other.completion,
+            self.cached + other.cached,
+            self.reasoning + other.reasoning,
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"tokens_prompt={self.prompt} tokens_completion={self.completion} "
+            f"tokens_cached={self.cached} tokens_reasoning={self.reasoning}"
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The model's answer: its text (marked when cut off) and what it cost."""
+
+    text: str
+    usage: Usage
+    request_id: str | None = None
+
+
+class ModelError(Exception):
+    """No usable reply: an API error, a timeout, a refusal we cannot repair, or no text."""
+
+    def __init__(self, reason: str, request_id: str | None = None, usage: Usage = Usage()):
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
+        self.usage = usage
 
     def __str__(self) -> str:
         return f"{self.reason} request_id={self.request_id or '-'}"
@@ -42,12 +82,12 @@ def make_client(api_key: str, base_url: str | None) -> openai.OpenAI:
         api_key=api_key,
         base_url=base_url,
         max_retries=0,
-        timeout=httpx2.Timeout(15.0, connect=3.0),
+        timeout=httpx2.Timeout(15.0, connect=CONNECT_SECONDS),
     )
 
 
 class ChatModel:
-    """Asks the configured model for one reply."""
+    """Asks the configured model for one reply, in the form its server accepts."""
 
     def __init__(
         self,
@@ -57,48 +97,83 @@ class ChatModel:
         temperature: float,
         top_p: float,
         max_tokens: int,
+        reasoning_effort: str | None = None,
         retries: int = 1,
     ) -> None:
         self.client = client
         self.model = model
-        self.params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         self.retries = retries
+        self.adapter = Adapter(
+            model,
+            str(client.base_url),
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            effort=reasoning_effort,
+        )
 
-    def reply(self, messages: list[dict[str, Any]], deadline: Deadline) -> str:
+    def reply(self, messages: list[dict[str, Any]], deadline: Deadline) -> Reply:
         """The model's answer to messages, finished before the deadline, or ModelError."""
-        attempts = 1 + self.retries
-        for attempt in range(1, attempts + 1):
+        retries = self.retries
+        lowest_effort = False  # after a reply spent wholly on reasoning
+        usage = Usage()
+        while True:
             timeout = deadline.remaining()
             if timeout < MIN_ATTEMPT_SECONDS:
-                raise ModelError("no time left in the request budget")
+                raise ModelError("no time left in the request budget", usage=usage)
+            params = self.adapter.params(lowest_effort=lowest_effort)
             try:
-                completion = self._create(messages, timeout)
+                completion = self._create(messages, params, timeout)
             except openai.APITimeoutError:
-                raise ModelError(f"model did not answer within {timeout:.1f}s") from None
+                raise ModelError(
+                    f"model did not answer within {timeout:.1f}s", usage=usage
+                ) from None
             except openai.APIStatusError as exc:
-                error = ModelError(f"model API error http={exc.status_code}", exc.request_id)
-                if attempt == attempts or not _retryable(exc.status_code):
+                refused = refused_parameter(exc, params)
+                if refused:
+                    self.adapter.learn(refused, params)
+                    if self.adapter.params(lowest_effort=lowest_effort) != params:
+                        continue  # repaired: ask again at once; the next message pays nothing
+                error = ModelError(_status_reason(exc), exc.request_id, usage)
+                if retries == 0 or not _retryable(exc.status_code):
                     raise error from None
                 log.warning("model call failed, retrying: %s", error)
+                retries -= 1
             except openai.APIConnectionError:
-                if attempt == attempts:
-                    raise ModelError("model server unreachable") from None
+                if retries == 0:
+                    raise ModelError("model server unreachable", usage=usage) from None
                 log.warning("model server unreachable, retrying")
+                retries -= 1
             except openai.OpenAIError as exc:
-                raise ModelError(f"model client error ({type(exc).__name__})") from None
+                name = type(exc).__name__
+                raise ModelError(f"model client error ({name})", usage=usage) from None
             else:
-                return _text_of(completion)
+                answer = _reply_of(completion, usage)
+                usage = answer.usage
+                if answer.text:
+                    return answer
+                spent_thinking = completion.choices and completion.choices[0].finish_reason == (
+                    "length"
+                )
+                if spent_thinking and answer.usage.reasoning and not lowest_effort:
+                    log.warning(
+                        "model %s spent the %d-token limit on reasoning; asking again at the "
+                        "lowest effort",
+                        self.model,
+                        self.adapter.max_tokens,
+                    )
+                    lowest_effort = True
+                    continue
+                raise ModelError("model answered with empty text", answer.request_id, usage)
             time.sleep(min(RETRY_PAUSE_SECONDS, deadline.remaining()))
-        raise ModelError("model gave no reply")  # pragma: no cover - the loop always returns
 
-    def _create(self, messages: list[dict[str, Any]], timeout: float) -> ChatCompletion:
-        """POST /chat/completions through the SDK's client: its auth, base URL, timeouts, error
-        types and ChatCompletion parsing. Not `chat.completions.create`, whose client-side
-        transform of the typed parameters made a call cost 1.7 ms of CPU instead of 0.29 ms
-        (docs/benchmark.md) and changes nothing in plain JSON messages like ours."""
-        body = {"model": self.model, "messages": messages, **self.params}
-        return self.client.post(
-            "/chat/completions", body=body, cast_to=ChatCompletion, options={"timeout": timeout}
+    def _create(self, messages: list[dict[str, Any]], params: dict, timeout: float):
+        """One typed Chat Completions call, its timeout inside the budget (connect kept short)."""
+        return self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            timeout=httpx2.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout)),
+            **params,
         )
 
 
@@ -107,16 +182,39 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _text_of(completion: Any) -> str:
-    """The reply text, marked when it was cut off at the token limit."""
+def _status_reason(exc: openai.APIStatusError) -> str:
+    """The HTTP status and, for a refusal, the server's own words (never the request)."""
+    reason = f"model API error http={exc.status_code}"
+    message = exc.body.get("message") if isinstance(exc.body, dict) else None
+    if exc.status_code in (400, 404, 422) and isinstance(message, str):
+        reason += f": {message[:200]}"
+    return reason
+
+
+def _reply_of(completion: ChatCompletion, earlier: Usage) -> Reply:
+    """The reply text (marked when cut off, empty when there is none) and the usage so far."""
     request_id = getattr(completion, "_request_id", None)
+    usage = earlier + usage_of(completion)
     choices = getattr(completion, "choices", None) or []
     if not choices:
-        raise ModelError("model answered with no choices", request_id)
+        raise ModelError("model answered with no choices", request_id, usage)
     choice = choices[0]
     text = (getattr(choice.message, "content", None) or "").strip()
-    if not text:
-        raise ModelError("model answered with empty text", request_id)
-    if choice.finish_reason == "length":
+    if text and choice.finish_reason == "length":
         text = text.rstrip() + CUT_OFF_MARK
-    return text
+    return Reply(text, usage, request_id)
+
+
+def usage_of(completion: Any) -> Usage:
+    """Prompt, completion, cached and reasoning tokens; zeros where the server says nothing."""
+    usage = getattr(completion, "usage", None)
+    if usage is None:
+        return Usage()
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        prompt=usage.prompt_tokens or 0,
+        completion=usage.completion_tokens or 0,
+        cached=getattr(prompt_details, "cached_tokens", None) or 0,
+        reasoning=getattr(completion_details, "reasoning_tokens", None) or 0,
+    )

@@ -97,8 +97,7 @@ def doctor_command() -> None:
     settings = current_app.config
     checks = doctor.run(
         state.graph,
-        state.model.client,
-        state.model.model,
+        state.model,
         settings["FB_GRAPH_API_URL"],
         pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
         app_id=settings.get("FB_APP_ID") or "",

@@ -6,7 +6,8 @@ Graph: `GET /{version}/{page}/conversations` lists the stored conversation newes
 `POST /{version}/{page}/messages` records replies and sender actions. A person's message is
 stored with `POST /_inbound` (the benchmark does this before posting the webhook, as Meta
 stores a message before it calls the webhook). `GET /_stats` returns counts and every reply.
-Model: `POST /v1/chat/completions` answers after the configured latency. Faults are injected by
+Model: `POST /v1/chat/completions` answers after the configured latency, refusing what the
+chosen kind of server refuses (`--model-kind`, bench/model_kinds.py). Faults are injected by
 name (see FAULTS) and can be changed at run time with `POST /_fault`.
 """
 
@@ -25,6 +26,8 @@ from urllib.parse import parse_qs, urlparse
 
 from app.local_graph import JsonHandler
 
+from . import model_kinds
+
 FAULTS = {
     "none": "no faults",
     "model500": "every model call answers 500",
@@ -39,8 +42,11 @@ FAULTS = {
 class State:
     """Everything the stand-ins remember, shared by both servers' threads."""
 
-    def __init__(self, graph_latency: float, model_latency: float, fault: str) -> None:
+    def __init__(
+        self, graph_latency: float, model_latency: float, fault: str, model_kind: str = "ollama"
+    ) -> None:
         self.lock = threading.Lock()
+        self.model_kind = model_kind
         self.graph_latency = graph_latency
         self.model_latency = model_latency
         self.fault = fault
@@ -151,26 +157,15 @@ class ModelHandler(Handler):
             return self._json(500, {"error": {"message": "server error"}})
         if st.fault == "model429":
             return self._json(429, {"error": {"message": "rate limited"}})
-        time.sleep(30 if st.fault == "model_slow" else st.model_latency)
         messages = body.get("messages", [])
         last = messages[-1]["content"] if messages else ""
         text = f"[offline model] {len(messages) - 1} earlier messages; you said: {last}"
-        self._json(
-            200,
-            {
-                "id": "chatcmpl-standin",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body.get("model", "standin"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": text},
-                    }
-                ],
-            },
-        )
+        status, answer = model_kinds.answer(st.model_kind, body, text)
+        if status == 200:
+            time.sleep(30 if st.fault == "model_slow" else st.model_latency)
+        else:
+            st.count("model_refused")
+        self._json(status, answer)
 
 
 class Server(ThreadingHTTPServer):
@@ -199,8 +194,14 @@ def main() -> None:
     parser.add_argument("--graph-latency", type=float, default=0.05)
     parser.add_argument("--model-latency", type=float, default=1.0)
     parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
+    parser.add_argument(
+        "--model-kind",
+        choices=model_kinds.KINDS,
+        default="ollama",
+        help="which server's refusals the model stand-in copies (ollama refuses nothing)",
+    )
     args = parser.parse_args()
-    state = State(args.graph_latency, args.model_latency, args.fault)
+    state = State(args.graph_latency, args.model_latency, args.fault, args.model_kind)
     serve(args.graph_port, GraphHandler, state)
     serve(args.model_port, ModelHandler, state)
     print(

@@ -16,6 +16,7 @@ import config
 from app import create_app, doctor
 from app.operator_cli import messenger
 from app.signature import appsecret_proof
+from bench import model_kinds
 from tests.conftest import GRAPH, PAGE, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,13 +24,21 @@ APP_ID = SETTINGS["FB_APP_ID"]
 EVERY_FIELD = ["messages", "messaging_postbacks", "message_echoes"]
 
 
-def models_client(handler) -> openai.OpenAI:
-    """A real SDK client whose transport answers GET /v1/models/<id> with `handler`."""
+def models_client(handler, kind: str | None = "openai-reasoning") -> openai.OpenAI:
+    """A real SDK client whose transport answers GET /v1/models/<id> with `handler` and chat
+    calls as a server of `kind` (bench/model_kinds.py); with no kind, `handler` answers all."""
+
+    def route(request: httpx2.Request) -> httpx2.Response:
+        if kind and request.url.path.endswith("/chat/completions"):
+            status, body = model_kinds.answer(kind, json.loads(request.content), "OK")
+            return httpx2.Response(status, json=body)
+        return handler(request)
+
     return openai.OpenAI(
         api_key=SETTINGS["OPENAI_API_KEY"],
         base_url=SETTINGS["OPENAI_BASE_URL"],
         max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        http_client=httpx2.Client(transport=httpx2.MockTransport(route)),
     )
 
 
@@ -87,7 +96,11 @@ def test_a_healthy_setup_passes_every_check(cli, graph):
         "✓ permission pages_manage_metadata: granted (reading the webhook subscription works)",
         "✓ webhook subscription: Test Bot receives message_echoes, messages, messaging_postbacks",
         "✓ permission pages_messaging: granted (reading conversations works)",
-        "✓ OpenAI key and model: key accepted, model 'gpt-4.1-mini' available",
+        "✓ OpenAI key and model: key accepted, model 'gpt-6-luna' available",
+        "✓ model lifetime: no shutdown date announced for gpt-6-luna",
+        "✓ model reply: gpt-6-luna answered (max_completion_tokens=512, temperature=0.2, "
+        "top_p=0.2, reasoning_effort=none) — note: adapted: max_tokens: the limit goes as "
+        "max_completion_tokens",
         "✓ Graph API version: v26.0 (current)",
         "all checks passed",
     ]
@@ -108,7 +121,7 @@ def test_an_expired_token_fails_with_the_fix_and_skips_what_needs_it(cli, graph)
     assert lines[0].startswith("✗ page token: invalid or expired (code 190/463) — fix: generate")
     assert lines[1] == "– app secret: not checked: needs a valid page token"
     assert lines[2] == "– other checks of this token: not run"
-    assert stderr.strip() == "1 of 5 checks failed"
+    assert stderr.strip() == "1 of 7 checks failed"
     assert len(graph.calls) == 1
 
 
@@ -172,7 +185,7 @@ def test_missing_permissions_are_named(cli, graph):
     )
     assert lines[4] == "– webhook subscription: not checked: cannot be read"
     assert lines[5].startswith("✗ permission pages_messaging: missing: cannot read conversations")
-    assert stderr.strip() == "2 of 8 checks failed"
+    assert stderr.strip() == "2 of 10 checks failed"
 
 
 def test_fb_app_id_that_is_not_the_tokens_app(cli, graph):
@@ -195,7 +208,7 @@ def test_fb_app_id_that_is_not_the_tokens_app(cli, graph):
         ),
         (
             lambda r: httpx2.Response(404, json={"error": {"message": "no such model"}}),
-            "✗ OpenAI key and model: model 'gpt-4.1-mini' not found (http 404) — fix: set "
+            "✗ OpenAI key and model: model 'gpt-6-luna' not found (http 404) — fix: set "
             "OPENAI_MODEL to a model this key can use (check OPENAI_BASE_URL too)",
         ),
         (
@@ -246,7 +259,7 @@ def test_every_token_of_several_pages_is_checked(settings, model, graph):
         ("https://graph.facebook.com/v26.0", date(2026, 11, 25), "✓", "v26.0 (current)"),
         ("https://graph.facebook.com/v27.0", date(2026, 11, 25), "✓", "v27.0, newer than v26.0"),
         ("https://graph.facebook.com/v24.0", date(2026, 11, 25), "✓", "v24.0, available until"),
-        ("https://graph.facebook.com/v21.0", date(2026, 11, 25), "✓", "v21.0 stops working on"),
+        ("https://graph.facebook.com/v21.0", date(2026, 11, 25), "⚠", "v21.0 stops working on"),
         ("https://graph.facebook.com/v21.0", date(2027, 1, 22), "✗", "v21.0 stopped working"),
         ("https://graph.facebook.com/v20.0", date(2026, 11, 25), "✗", "v20.0 stopped working"),
         ("https://graph.facebook.com/v12.0", date(2026, 11, 25), "✗", "v12.0 is no longer"),
@@ -306,3 +319,52 @@ def test_app_json_describes_every_setting():
     assert set(manifest["formation"]) == {"web"} and procfile.startswith("web:")
     assert manifest["buildpacks"] == [{"url": "heroku/python"}]
     assert "flask --app wsgi messenger doctor" in manifest["scripts"]["postdeploy"]
+
+
+def test_doctor_names_the_shutdown_date_the_models_endpoint_gives(settings, model, graph):
+    app = create_app(dict(settings, OPENAI_MODEL="gpt-4.1-mini"), openai_client=model.client())
+    app.cli.add_command(messenger)
+
+    def retiring(request):
+        body = {"id": "gpt-4.1-mini", "object": "model", "created": 1, "owned_by": "openai"}
+        return httpx2.Response(200, json=body | {"shutdown_date": "2027-01-14"})
+
+    app.extensions["messenger"].model.client = models_client(retiring, "openai-classic")
+    graph_answers(graph)
+    _, lines, _ = doctor_lines(app.test_cli_runner())
+    (line,) = [line for line in lines if "model lifetime" in line]
+    assert "gpt-4.1-mini" in line and "2027-01-14" in line and line[0] in "⚠✗"
+    assert any(line.startswith("✓ model reply: gpt-4.1-mini answered") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("today", "mark", "words"),
+    [
+        (date(2026, 11, 27), "⚠", "shuts down on 2027-01-14 (48 days)"),
+        (date(2026, 12, 20), "✗", "shuts down on 2027-01-14 (25 days)"),
+        (date(2027, 2, 1), "✗", "was shut down on 2027-01-14"),
+    ],
+)
+def test_a_shutdown_warns_then_fails_thirty_days_before(today, mark, words):
+    line = doctor.lifetime_check("gpt-4.1-mini", date(2027, 1, 14), today).line()
+    assert line.startswith(mark) and words in line and "OPENAI_MODEL" in line
+
+
+def test_the_sdk_list_names_a_shutdown_the_server_does_not():
+    found = openai.types.Model(id="gpt-4.1-mini", object="model", created=1, owned_by="x")
+    assert doctor._shutdown_of(found) == date(2027, 1, 14)
+
+
+def test_a_refusal_the_bot_cannot_repair_fails_the_reply_check(cli, graph, app):
+    def refuse(request):
+        if request.url.path.endswith("/chat/completions"):
+            error = {"message": "This model is only available on /v1/responses", "code": None}
+            return httpx2.Response(400, json={"error": error})
+        return model_found(request)
+
+    app.extensions["messenger"].model.client = models_client(refuse, kind=None)
+    graph_answers(graph)
+    code, lines, _ = doctor_lines(cli)
+    (line,) = [line for line in lines if "model reply" in line]
+    assert code == 1 and line.startswith("✗ model reply: no reply: model API error http=400")
+    assert "only available on /v1/responses" in line

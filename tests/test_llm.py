@@ -1,8 +1,11 @@
+import json
+
 import httpx2
 import pytest
 
 from app.deadline import Deadline
 from app.llm import ChatModel, ModelError
+from app.signature import sign
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -14,7 +17,7 @@ def chat(model, **kw):
 
 
 def test_request_carries_model_and_parameters(model):
-    assert chat(model).reply(MESSAGES, Deadline(5)) == "Hello there!"
+    assert chat(model).reply(MESSAGES, Deadline(5)).text == "Hello there!"
     (sent,) = model.requests
     assert sent["model"] == "test-model" and sent["messages"] == MESSAGES
     assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.2, 0.2, 512)
@@ -22,7 +25,7 @@ def test_request_carries_model_and_parameters(model):
 
 def test_reply_cut_off_at_token_limit_is_marked(model):
     model.reply_with("A long story that", finish_reason="length")
-    assert chat(model).reply(MESSAGES, Deadline(5)) == "A long story that…"
+    assert chat(model).reply(MESSAGES, Deadline(5)).text == "A long story that…"
 
 
 def test_empty_reply_is_an_error(model):
@@ -41,7 +44,7 @@ def test_server_error_is_retried_once_then_reported_with_request_id(model):
 def test_throttled_then_answered(model):
     answers = iter([httpx2.Response(429, json={}), model.answer("ok")])
     model.handler = lambda body: next(answers)
-    assert chat(model).reply(MESSAGES, Deadline(5)) == "ok"
+    assert chat(model).reply(MESSAGES, Deadline(5)).text == "ok"
 
 
 def test_bad_request_is_not_retried(model):
@@ -99,3 +102,31 @@ def test_model_settings_reach_the_request(settings, model, graph, post_to):
         100,
     )
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_the_events_log_line_carries_the_tokens_the_model_reported(client, model, graph, caplog):
+    import logging
+
+    from tests.conftest import SETTINGS, body_of, graph_ok, text_event
+
+    def with_usage(body):
+        response = model.answer("Hi!")
+        data = response.json() | {
+            "usage": {
+                "prompt_tokens": 31,
+                "completion_tokens": 9,
+                "total_tokens": 40,
+                "prompt_tokens_details": {"cached_tokens": 16},
+                "completion_tokens_details": {"reasoning_tokens": 4},
+            }
+        }
+        return httpx2.Response(200, json=data)
+
+    model.handler = with_usage
+    graph_ok(graph)
+    caplog.set_level(logging.INFO, "app")
+    raw = json.dumps(body_of(text_event("hi"))).encode()
+    headers = {"X-Hub-Signature-256": sign(raw, SETTINGS["FB_APP_SECRET"])}
+    assert client.post("/webhook", data=raw, headers=headers).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if "outcome=model" in r.getMessage()]
+    assert "tokens_prompt=31 tokens_completion=9 tokens_cached=16 tokens_reasoning=4" in line
