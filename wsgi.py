@@ -13,7 +13,7 @@ except config.ConfigError as exc:
     # Without settings only the terminal emulator runs: it needs no Facebook app and no key.
     if "chat" not in sys.argv[1:]:
         sys.exit(f"error: {exc}")
-    from app.emulator import settings_without_env
+    from app.emulator.session import settings_without_env
 
     try:
         settings = settings_without_env(os.environ)

@@ -14,9 +14,8 @@ import config as settings_module
 
 from .conversation import Responder, Settings
 from .facebook import GraphClient, page_tokens
-from .ledger import Ledger
-from .ledger_guard import open_ledger
 from .llm import ChatModel, make_client
+from .store import Ledger, open_ledger
 
 
 def create_app(
@@ -57,8 +56,8 @@ def create_app(
     app.extensions["messenger"] = Responder(graph, model, ledger, Settings.from_config(app.config))
 
     from . import errors, health, webhook
-    from .cli import chat
-    from .operator_cli import messenger
+    from .emulator import chat
+    from .operator import messenger
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)

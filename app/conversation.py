@@ -19,8 +19,8 @@ from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError, HistoryMessage
 from .handover import Handover, person_key
-from .ledger import Ledger
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
+from .store import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import time
 
 from .events import Event
 from .facebook import GraphClient, GraphError
-from .ledger import Ledger
+from .store import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from app.local_graph import JsonHandler
+from app.emulator.local_graph import JsonHandler
 
 from . import model_kinds
 

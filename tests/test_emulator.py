@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.emulator import Emulator
+from app.emulator.session import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,7 @@ def test_chat_command_answers_through_the_webhook(offline):
 
 
 def test_history_carries_across_turns_and_restarts(offline, tmp_path):
-    from app import offline_model
+    from app.emulator import offline_model
 
     shown = []
     first = Emulator(offline.config, str(tmp_path), shown.append)

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from app.ledger import SQLiteLedger
-from app.ledger_guard import Guarded
+from app.store import Guarded, SQLiteLedger
 
 OPTIONS = {"lease": 1.0, "ttl": 60.0, "window": 3600.0}
 
@@ -57,7 +56,7 @@ def make(request, tmp_path):
     if request.param == "sqlite":
         path = str(tmp_path / "ledger.sqlite3")
         return lambda **kw: SQLiteLedger(path, **{**OPTIONS, **kw})
-    from app.ledger_redis import RedisLedger
+    from app.store.redis import RedisLedger
 
     url = request.getfixturevalue("redis_url")
     prefix = f"test-{request.node.name}-{time.monotonic_ns()}:"
@@ -219,7 +218,7 @@ def test_a_failed_store_is_left_alone_for_a_while():
 
 
 def test_unreachable_redis_degrades_to_answering():
-    from app.ledger_redis import RedisLedger
+    from app.store.redis import RedisLedger
 
     ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{_free_port()}/0", **OPTIONS))
     assert ledger.claim("m_1") is True

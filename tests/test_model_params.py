@@ -9,7 +9,7 @@ import pytest
 
 from app.deadline import Deadline
 from app.llm import ChatModel, ModelError
-from app.model_params import Refusal, refused_parameter
+from app.llm.params import Refusal, refused_parameter
 from bench import model_kinds
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
@@ -88,7 +88,7 @@ def test_reasoning_model_at_effort_none_keeps_sampling_settings():
 
 
 def test_refusals_are_repaired_one_by_one_and_logged_once(caplog):
-    caplog.set_level(logging.WARNING, "app.model_params")
+    caplog.set_level(logging.WARNING, "app.llm.params")
     server = Server("openai-reasoning")
     # A compatible base URL starts with max_tokens; "low" effort makes sampling refused too.
     chat = server.chat("gpt-6-luna", COMPATIBLE, effort="low")

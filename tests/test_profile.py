@@ -8,8 +8,8 @@ import pytest
 import responses
 from responses import matchers
 
-from app import create_app, profile
-from app.operator_cli import messenger
+from app import create_app
+from app.operator import messenger, profile
 from tests.conftest import GRAPH, SETTINGS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "messenger_profile.json"

@@ -1,7 +1,7 @@
 """A local Messenger: each line typed becomes a signed webhook event on the real request path.
 
 In-process by default: the bot's own app, with its Graph calls pointed at a local Graph
-stand-in (`app/local_graph.py`) that keeps the conversation in SQLite under the instance
+stand-in (`local_graph.py`) that keeps the conversation in SQLite under the instance
 folder. With a URL, events go to a running or deployed instance instead (a smoke test).
 The model is the configured one when OPENAI_API_KEY is set; otherwise the offline responder.
 """
@@ -20,8 +20,8 @@ import requests
 
 import config as settings_module
 
+from ..signature import sign
 from .local_graph import LocalGraph
-from .signature import sign
 
 PAGE_ID = "100000000000001"
 PERSON_ID = "200000000000002"
@@ -84,7 +84,8 @@ class Emulator:
 
     def _app(self):
         """The bot itself, in this process, with the offline model when there is no key."""
-        from . import create_app, offline_model
+        from .. import create_app
+        from . import offline_model
 
         client = offline_model.client() if is_offline(self.settings) else None
         return create_app(self.settings, openai_client=client)

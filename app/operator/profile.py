@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .facebook import GraphClient
+from ..facebook import GraphClient
 
 FIELDS = ("get_started", "greeting", "ice_breakers", "persistent_menu")
 PROFILE_PATH = "/me/messenger_profile"

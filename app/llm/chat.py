@@ -2,7 +2,7 @@
 typed `chat.completions.create`.
 
 Works with any OpenAI-compatible server (OPENAI_BASE_URL), and with today's reasoning models as
-well as classic ones: the request adapts to what the server takes (`model_params.Adapter`).
+well as classic ones: the request adapts to what the server takes (`params.Adapter`).
 Every call is bounded by the time the request has left; a reply cut off at the token limit
 ends with "…"; anything that keeps us from a usable reply becomes `ModelError`, logged by the
 caller with the request id.
@@ -19,8 +19,8 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
-from .deadline import Deadline
-from .model_params import Adapter, refused_parameter
+from ..deadline import Deadline
+from .params import Adapter, refused_parameter
 
 log = logging.getLogger(__name__)
 

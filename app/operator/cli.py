@@ -17,10 +17,9 @@ from flask.cli import AppGroup
 
 import config
 
+from ..facebook import GraphClient, GraphError
+from ..logs import mask
 from . import doctor, profile
-from .facebook import GraphClient
-from .graph_errors import GraphError
-from .logs import mask
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 

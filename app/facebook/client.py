@@ -20,9 +20,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from .deadline import Deadline
-from .graph_errors import GraphError, error_from
-from .signature import appsecret_proof
+from ..deadline import Deadline
+from ..signature import appsecret_proof
+from .errors import GraphError, error_from
 
 log = logging.getLogger(__name__)
 

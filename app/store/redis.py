@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import redis
 
-from .ledger import POLL_SECONDS
+from .base import POLL_SECONDS
 
 TURN = """
 -- KEYS: waiting (zset ts), expiry (zset expires_at), holder (string)

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .emulator import Emulator, is_offline
+from .session import Emulator, is_offline
 
 HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
 

@@ -12,9 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .ledger import LEASE_MARGIN_SECONDS, Ledger, SQLiteLedger
+from .base import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +73,3 @@ class Guarded:
     def paused(self, name: str) -> bool:
         """Without the store, nobody is paused: answering beats silence."""
         return self._use("paused", lambda: self.store.paused(name), False)
-
-
-def open_ledger(config: Any) -> Guarded:
-    """The store the configuration asks for: Redis when REDIS_URL is set, else SQLite."""
-    options = {
-        "lease": config["REQUEST_BUDGET_SECONDS"] + LEASE_MARGIN_SECONDS,
-        "ttl": config["LEDGER_TTL_HOURS"] * 3600,
-        "window": config["SPEND_WINDOW_MINUTES"] * 60,
-    }
-    if config["REDIS_URL"]:
-        from .ledger_redis import RedisLedger
-
-        return Guarded(RedisLedger(config["REDIS_URL"], **options))
-    return Guarded(SQLiteLedger(config["LEDGER_PATH"], **options))

@@ -1,0 +1,6 @@
+"""The Graph API: one client for history, sends and sender actions; its errors; its retries."""
+
+from .client import GraphClient, HistoryMessage, page_tokens
+from .errors import GraphError
+
+__all__ = ["GraphClient", "GraphError", "HistoryMessage", "page_tokens"]

@@ -1,0 +1,43 @@
+"""What the pipeline needs from a store: claims, turns, spend and pauses, which make delivery
+exactly-once.
+
+One interface, two stores: a SQLite file (default; WAL, shared by every gunicorn worker and
+thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts or dynos).
+
+- claim(key): the first delivery of a message id wins; a redelivery of a claimed id loses,
+  unless the claim is older than the lease and was never answered (its worker died).
+- turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
+- spend(person): how many model calls this person has made in the current window.
+- pause(person) / paused(person): someone from the page took over the conversation for a while.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+POLL_SECONDS = 0.02
+# A claim this much older than the request budget was abandoned (its worker died).
+LEASE_MARGIN_SECONDS = 5.0
+
+
+class Ledger(Protocol):
+    """What the pipeline needs from a store."""
+
+    def claim(self, key: str) -> bool:
+        """Take the message id for this delivery; False when another delivery has it."""
+
+    def answered(self, key: str) -> None:
+        """Record that the reply went out: no redelivery may take the claim over."""
+
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Context manager: wait up to `wait` s for this message's turn; yield whether it came."""
+
+    def spend(self, name: str) -> int:
+        """Count one model call for `name` in the current window; return the window's count."""
+
+    def pause(self, name: str, seconds: float) -> None:
+        """Keep the bot quiet for `name` for a while."""
+
+    def paused(self, name: str) -> bool:
+        """Whether the bot should stay quiet for `name` now."""
