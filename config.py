@@ -174,6 +174,8 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "STICKER_REPLY": ("👍", _text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, _text),
     "LOG_LEVEL": ("INFO", _log_level),
+    # Threads per gunicorn worker; also the size of each worker's Graph connection pool.
+    "WEB_THREADS": (128, _number(int, 1, 4096)),
 }
 
 #: gunicorn's own settings, read by gunicorn.conf.py only (Heroku sets PORT and
@@ -181,8 +183,15 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
 SERVING: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "PORT": (8000, _number(int, 1, 65535)),
     "WEB_CONCURRENCY": (None, _number(int, 1, 256)),
-    "WEB_THREADS": (128, _number(int, 1, 4096)),
 }
+
+
+def cores() -> int:
+    """The cores this process may run on: its affinity where the system has one (Linux),
+    else the machine's count (macOS, Windows)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class ConfigError(Exception):
@@ -202,7 +211,7 @@ def _parse(table, environ: Mapping[str, str], invalid: list[str]) -> dict[str, A
 
 
 def serving(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """gunicorn's settings (PORT, WEB_CONCURRENCY, WEB_THREADS), checked like the others."""
+    """gunicorn's own settings (PORT, WEB_CONCURRENCY), checked like the others."""
     invalid: list[str] = []
     values = _parse(SERVING, os.environ if environ is None else environ, invalid)
     if invalid:

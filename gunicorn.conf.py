@@ -7,10 +7,9 @@ model call (measured in docs/benchmark.md). Workers follow the cores (WEB_CONCUR
 Heroku sets; default cores + 1); threads only wait on upstreams, so they are cheap.
 """
 
-import os
 import sys
 
-from config import ConfigError, serving
+from config import ConfigError, cores, serving
 from config import load as _load_settings  # a module named `config` would clash with a setting
 
 # Refuse to start, in the master and before any worker forks, when a setting is missing:
@@ -25,8 +24,8 @@ bind = f"0.0.0.0:{_serving['PORT']}"
 worker_class = "gthread"
 # One more worker than cores: bursts are GIL-bound, and an extra process keeps both cores busy
 # (measured: 3 workers on 2 cores, p99 1.43 s against 1.57 s with 2; docs/benchmark.md).
-workers = _serving["WEB_CONCURRENCY"] or len(os.sched_getaffinity(0)) + 1
-threads = _serving["WEB_THREADS"]
+workers = _serving["WEB_CONCURRENCY"] or cores() + 1
+threads = _settings["WEB_THREADS"]
 # Above the request budget, so a slow reply is finished rather than killed half-sent.
 timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 15
 graceful_timeout = timeout

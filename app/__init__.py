@@ -40,6 +40,7 @@ def create_app(
         page_tokens(app.config),
         app.config["FB_APP_SECRET"],
         timeout=app.config["GRAPH_TIMEOUT_SECONDS"],
+        pool_size=app.config["WEB_THREADS"],
     )
     model = ChatModel(
         openai_client or make_client(app.config["OPENAI_API_KEY"], app.config["OPENAI_BASE_URL"]),

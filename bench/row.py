@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import config
+
 from . import procs as P
 from .driver import Delivery, Target, drive
 from .tally import percentile, tally
@@ -120,7 +122,7 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, object, obje
     env = P.service_env(settings)
     service = procs.start("service", P.procfile_command(env), env)
     P.wait_http(port, "/healthz", service, 60, "service", procs)
-    workers = setup.workers or len(os.sched_getaffinity(0)) + 1  # gunicorn.conf.py default
+    workers = setup.workers or config.cores() + 1  # gunicorn.conf.py default
     deadline = time.monotonic() + 30
     while len(P.children(service.pid)) < workers and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -49,9 +49,9 @@ def test_invalid_values_are_named():
 def test_bad_log_level_and_serving_settings_are_named():
     with pytest.raises(config.ConfigError, match="LOG_LEVEL"):
         config.load(dict(REQUIRED_ENV, LOG_LEVEL="verbose"))
-    with pytest.raises(config.ConfigError, match="WEB_THREADS"):
-        config.serving({"WEB_THREADS": "abc"})
-    assert config.serving({}) == {"PORT": 8000, "WEB_CONCURRENCY": None, "WEB_THREADS": 128}
+    with pytest.raises(config.ConfigError, match="WEB_CONCURRENCY"):
+        config.serving({"WEB_CONCURRENCY": "abc"})
+    assert config.serving({}) == {"PORT": 8000, "WEB_CONCURRENCY": None}
 
 
 def test_every_setting_is_documented_in_env_example():
@@ -84,3 +84,30 @@ def test_start_up_without_settings_stops_with_one_clear_line(args, tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert any("missing required settings: FB_APP_SECRET" in line for line in lines), done.stderr
     assert len(lines) <= 2, done.stderr
+
+
+def test_cores_are_counted_where_there_is_no_affinity(monkeypatch):
+    monkeypatch.delattr(config.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 6)
+    assert config.cores() == 6
+
+
+def test_gunicorn_conf_loads_without_affinity(monkeypatch):
+    import runpy
+
+    monkeypatch.delattr(config.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(config.os, "cpu_count", lambda: 3)
+    for name, value in REQUIRED_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setenv("WEB_THREADS", "16")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["workers"] == 4 and conf["threads"] == 16
+
+
+def test_the_graph_pool_follows_web_threads(settings, model):
+    from app import create_app
+
+    app = create_app(dict(settings, WEB_THREADS=12), openai_client=model.client())
+    adapter = app.extensions["messenger"].graph._session.get_adapter("https://graph.test")
+    assert adapter._pool_maxsize == 12

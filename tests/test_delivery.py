@@ -69,20 +69,31 @@ def test_same_mid_twice_in_one_batch_gets_one_reply(post, graph, model):
 
 def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, graph):
     graph_ok(graph)
-    model.handler = lambda body: (time.sleep(0.2), model.answer("only once"))[1]
+    in_model, release = threading.Event(), threading.Event()
+
+    def answer(body):
+        in_model.set()
+        release.wait(5)  # the reply is in flight while the other deliveries arrive
+        return model.answer("only once")
+
+    model.handler = answer
     workers = [create_app(settings, openai_client=model.client()) for _ in range(2)]
     raw = json.dumps(body_of(text_event("hi", mid="m_race"))).encode()
     from app.signature import sign
 
     headers = {"X-Hub-Signature-256": sign(raw, settings["FB_APP_SECRET"])}
     statuses = []
+    together = threading.Barrier(6)
 
     def deliver(app):
+        together.wait(5)
         statuses.append(app.test_client().post("/webhook", data=raw, headers=headers).status_code)
 
     threads = [threading.Thread(target=deliver, args=(workers[i % 2],)) for i in range(6)]
     for thread in threads:
         thread.start()
+    assert in_model.wait(5)
+    release.set()
     for thread in threads:
         thread.join()
     assert statuses == [200] * 6
@@ -91,22 +102,39 @@ def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, gr
 
 def test_abandoned_claim_is_answered_on_redelivery(app, post, graph, model):
     graph_ok(graph)
-    ledger = app.extensions["messenger"].ledger
-    ledger.store.lease = 0.1
-    ledger.claim("m_orphan")  # a worker claimed it and died
+    store = app.extensions["messenger"].ledger.store
+    now = [time.time()]
+    store.clock = lambda: now[0]
+    store.claim("m_orphan")  # a worker claimed it and died
     post(body_of(text_event("hi", mid="m_orphan")))
     assert sent_texts(graph) == []
-    time.sleep(0.15)
+    now[0] += store.lease + 1
     post(body_of(text_event("hi", mid="m_orphan")))
     assert sent_texts(graph) == ["Hello there!"]
 
 
 def test_burst_of_three_is_answered_in_order_with_earlier_replies_in_history(app, graph, model):
     chat = Conversation(graph)
-    model.handler = lambda body: (
-        time.sleep(0.1),
-        model.answer(f"reply to {body['messages'][-1]['content']} after {len(body['messages'])}"),
-    )[1]
+    first_in_model, release_first = threading.Event(), threading.Event()
+
+    def answer(body):
+        said = body["messages"][-1]["content"]
+        if said == "msg 0":
+            first_in_model.set()
+            release_first.wait(5)  # the others queue up while the first is answered
+        return model.answer(f"reply to {said} after {len(body['messages'])}")
+
+    model.handler = answer
+    store = app.extensions["messenger"].ledger.store
+    queued = {f"m_{i}": threading.Event() for i in range(3)}
+    tries = store._try_turn
+
+    def told(name, key, ts):
+        got = tries(name, key, ts)
+        queued[key].set()
+        return got
+
+    store._try_turn = told
     from app.signature import sign
 
     secret = app.config["FB_APP_SECRET"]
@@ -116,19 +144,20 @@ def test_burst_of_three_is_answered_in_order_with_earlier_replies_in_history(app
         chat.inbound(f"m_{i}", f"msg {i}")
         bodies.append(json.dumps(body_of(text_event(f"msg {i}", f"m_{i}", ts=now + i))).encode())
 
-    def deliver(raw, delay):
-        time.sleep(delay)
+    def deliver(raw):
         app.test_client().post(
             "/webhook", data=raw, headers={"X-Hub-Signature-256": sign(raw, secret)}
         )
 
-    # The last message arrives first among the waiters; it must still be answered last.
-    threads = [
-        threading.Thread(target=deliver, args=(bodies[i], d))
-        for i, d in ((0, 0), (2, 0.03), (1, 0.06))
-    ]
-    for thread in threads:
-        thread.start()
+    threads = [threading.Thread(target=deliver, args=(raw,)) for raw in bodies]
+    threads[0].start()
+    assert first_in_model.wait(5)
+    # The last message starts waiting before the second; it must still be answered last.
+    threads[2].start()
+    assert queued["m_2"].wait(5)
+    threads[1].start()
+    assert queued["m_1"].wait(5)
+    release_first.set()
     for thread in threads:
         thread.join()
     assert chat.replies() == [

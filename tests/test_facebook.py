@@ -141,16 +141,46 @@ def test_permanent_send_errors_are_not_retried(fb, graph, code):
     assert len(graph.calls) == 1
 
 
-@pytest.mark.parametrize("code", [1, 2, 4, 17, 32, 613])
-def test_history_retries_transient_graph_codes(fb, graph, code):
+@pytest.mark.parametrize("code", [1, 2])
+def test_history_retries_graph_hiccups_once(fb, graph, code):
     url = f"{GRAPH}/{PAGE}/conversations"
-    graph.add(responses.GET, url, json={"error": {"code": code}}, status=400)
+    graph.add(responses.GET, url, json={"error": {"code": code}}, status=500)
     graph.add(responses.GET, url, json={"data": []})
     assert fb.history(PAGE, PERSON, 5, Deadline(5)) == []
     assert len(graph.calls) == 2
 
 
-def test_history_5xx_is_retried_by_urllib3():
+@pytest.mark.parametrize("code", [4, 17, 32, 613, 80006])
+def test_history_is_never_repeated_into_throttling(fb, graph, code):
+    url = f"{GRAPH}/{PAGE}/conversations"
+    graph.add(responses.GET, url, json={"error": {"code": code}}, status=400)
+    with pytest.raises(GraphError) as caught:
+        fb.history(PAGE, PERSON, 5, Deadline(5))
+    assert caught.value.throttled and len(graph.calls) == 1
+
+
+def test_history_after_a_dropped_connection_is_read_again_but_not_after_a_timeout(fb, graph):
+    import requests
+
+    url = f"{GRAPH}/{PAGE}/conversations"
+    graph.add(responses.GET, url, body=requests.ConnectionError("reset by peer"))
+    graph.add(responses.GET, url, json={"data": []})
+    assert fb.history(PAGE, PERSON, 5, Deadline(5)) == []
+    graph.add(responses.GET, url, body=requests.ReadTimeout("slow"))
+    with pytest.raises(GraphError) as caught:
+        fb.history(PAGE, PERSON, 5, Deadline(5))
+    assert caught.value.timed_out and len(graph.calls) == 3
+
+
+def test_a_failing_read_makes_two_tries_in_all(fb, graph):
+    url = f"{GRAPH}/{PAGE}/conversations"
+    graph.add(responses.GET, url, json={"error": {"code": 2}}, status=500)
+    with pytest.raises(GraphError):
+        fb.history(PAGE, PERSON, 5, Deadline(5))
+    assert len(graph.calls) == 2
+
+
+def test_history_5xx_from_a_real_server_is_retried_once():
     import http.server
     import threading
 
@@ -182,3 +212,10 @@ def test_no_call_once_budget_is_spent(fb, graph):
     with pytest.raises(GraphError):
         fb.send_text(PAGE, PERSON, "hi", Deadline(0))
     assert not graph.calls
+
+
+def test_operator_settings_for_tls_reach_each_call(fb, graph, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_1"})
+    fb.send_text(PAGE, PERSON, "hi", Deadline(5))
+    assert graph.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"

@@ -50,6 +50,19 @@ def redis_url():
     server.wait(5)
 
 
+class Clock:
+    """Wall-clock time that only moves when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def make(request, tmp_path):
     """A factory for ledgers of one store; several of them share it like gunicorn workers."""
@@ -114,22 +127,31 @@ def test_ledger_survives_a_restart(tmp_path):
 def test_turns_go_in_timestamp_order(make):
     ledger = make(lease=5.0)
     order = []
+    queued = {"m_2": threading.Event(), "m_3": threading.Event()}
 
-    def answer(key, ts, delay=0.0):
-        time.sleep(delay)
-        with make(lease=5.0).turn("p:1", key, ts, wait=5) as got:
+    def answer(key, ts):
+        waiter = make(lease=5.0)
+        tries = waiter._try_turn
+
+        def told(*args):  # the first try puts the message in the queue
+            got = tries(*args)
+            queued[key].set()
+            return got
+
+        waiter._try_turn = told
+        with waiter.turn("p:1", key, ts, wait=5) as got:
             assert got
             order.append(key)
-            time.sleep(0.05)
 
     with ledger.turn("p:1", "m_1", 1, wait=1) as got:
         assert got
         # m_3 starts waiting before m_2 does; m_2 is older and must still go first.
         late = threading.Thread(target=answer, args=("m_3", 3))
-        early = threading.Thread(target=answer, args=("m_2", 2, 0.05))
         late.start()
+        assert queued["m_3"].wait(5)
+        early = threading.Thread(target=answer, args=("m_2", 2))
         early.start()
-        time.sleep(0.2)
+        assert queued["m_2"].wait(5)
         order.append("m_1")
     late.join()
     early.join()
@@ -166,19 +188,24 @@ def test_spend_counts_per_person_per_window(make):
 
 
 def test_spend_starts_again_in_a_new_window(make):
-    ledger = make(window=1)
+    clock = Clock()
+    ledger = make(window=60, clock=clock)
     ledger.spend("p:1")
     ledger.spend("p:1")
-    time.sleep(1.05)
+    clock.advance(60)
     assert ledger.spend("p:1") == 1
 
 
 def test_pause_lasts_its_time_for_that_person_only(make):
-    ledger = make()
+    clock = Clock()
+    ledger = make(clock=clock)
     assert not ledger.paused("p:1")
-    ledger.pause("p:1", 0.3)
+    ledger.pause("p:1", 30)
     assert ledger.paused("p:1") and not ledger.paused("p:2")
-    time.sleep(0.35)
+    clock.advance(29)
+    assert ledger.paused("p:1")
+    ledger.pause("p:1", 0.5)  # a shorter pause does not cut a longer one short
+    clock.advance(2)
     assert not ledger.paused("p:1")
 
 

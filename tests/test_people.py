@@ -174,12 +174,14 @@ def test_our_own_echo_does_not_pause(post, graph, model, app_id):
 
 
 def test_bot_resumes_after_the_pause(settings, model, graph, post_to):
-    app = create_app(dict(settings, HUMAN_PAUSE_MINUTES=0.001), openai_client=model.client())
+    app = create_app(dict(settings, HUMAN_PAUSE_MINUTES=1), openai_client=model.client())
     graph_ok(graph)
+    store = app.extensions["messenger"].ledger.store
+    now = [1_800_000_000.0]
+    store.clock = lambda: now[0]
     post_to(app, body_of(echo()))
-    import time
-
-    time.sleep(0.1)
+    post_to(app, body_of(text_event("still there?", mid="m_quiet")))
+    now[0] += 61
     post_to(app, body_of(text_event("back?", mid="m_back")))
     assert sent_texts(graph) == ["Hello there!"]
 

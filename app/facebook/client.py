@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,17 +18,15 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.retry import Retry
 
 from ..deadline import Deadline
 from ..signature import appsecret_proof
+from . import retry
 from .errors import GraphError, error_from
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2.0
-ATTEMPTS = 3  # per call, on top of urllib3's retries of refused connections and 5xx reads
-RETRY_PAUSE = 0.3  # doubled after each try
 
 
 @dataclass(frozen=True)
@@ -42,24 +40,9 @@ class HistoryMessage:
 
 
 def _session(pool_size: int) -> requests.Session:
-    """A pooled session; urllib3 retries reads (GET) on connection errors and 5xx."""
+    """A pooled session with no retries of its own: `retry.py` decides every repeat."""
     session = requests.Session()
-    # Without a proxy in the environment, skip requests' per-call look-ups of proxy variables
-    # and ~/.netrc (about a quarter of its CPU per call; we send our own Authorization).
-    session.trust_env = bool(requests.utils.get_environ_proxies("https://graph.facebook.com"))
-    retry = Retry(
-        total=2,
-        connect=2,
-        read=0,
-        status=2,
-        backoff_factor=0.2,
-        backoff_max=1.0,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-        raise_on_status=False,
-        respect_retry_after_header=False,
-    )
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -75,7 +58,7 @@ class GraphClient:
         app_secret: str,
         *,
         timeout: float = 5.0,
-        pool_size: int = 128,  # one connection per gunicorn thread (WEB_THREADS)
+        pool_size: int = 128,  # one connection per thread that may call at once (WEB_THREADS)
         session: requests.Session | None = None,
     ) -> None:
         """`tokens`: one page token for any page, or a page id → token map."""
@@ -86,10 +69,7 @@ class GraphClient:
         self._tokens = {} if isinstance(tokens, str) else dict(tokens)
         every = [self._default] if self._default else list(self._tokens.values())
         self._auth = {
-            token: (
-                {**self._session.headers, "Authorization": f"Bearer {token}"},
-                appsecret_proof(token, app_secret),
-            )
+            token: ({"Authorization": f"Bearer {token}"}, appsecret_proof(token, app_secret))
             for token in every
         }
 
@@ -114,7 +94,7 @@ class GraphClient:
         fields = f"messages.limit({limit}){{message,from,created_time}}"
         params = {"platform": "messenger", "user_id": person_id, "fields": fields}
         path = f"/{page_id}/conversations"
-        body = self._call("GET", path, deadline, page_id, retry_if=_read_again, params=params)
+        body = self._call("GET", path, deadline, page_id, retry.READ, params=params)
         threads = body.get("data") if isinstance(body, dict) else None
         thread = threads[0] if isinstance(threads, list) and threads else None
         box = thread.get("messages") if isinstance(thread, dict) else None
@@ -133,13 +113,13 @@ class GraphClient:
             "message": {"text": text},
         }
         path = f"/{page_id}/messages"
-        answer = self._call("POST", path, deadline, page_id, retry_if=_send_again, json=body)
+        answer = self._call("POST", path, deadline, page_id, retry.SEND, json=body)
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
     def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
         """Show typing_on / typing_off / mark_seen to the person."""
         body = {"recipient": {"id": person_id}, "sender_action": action}
-        self._call("POST", f"/{page_id}/messages", deadline, page_id, json=body)
+        self._call("POST", f"/{page_id}/messages", deadline, page_id, retry.ONCE, json=body)
 
     def api(
         self,
@@ -150,8 +130,10 @@ class GraphClient:
         seconds: float = 10.0,
         **kwargs: Any,
     ) -> Any:
-        """Any other Graph call (operator commands): same auth, proof and error handling."""
-        return self._call(method, path, Deadline(seconds), page_id, **kwargs)
+        """Any other Graph call (operator commands): same auth, proof and error handling; reads
+        are tried again like the pipeline's."""
+        policy = retry.READ if method == "GET" else retry.ONCE
+        return self._call(method, path, Deadline(seconds), page_id, policy, **kwargs)
 
     def _call(
         self,
@@ -159,18 +141,21 @@ class GraphClient:
         path: str,
         deadline: Deadline,
         page_id: str | None,
-        *,
-        retry_if: Callable[[GraphError], bool] = lambda exc: False,
+        policy: retry.Policy,
         **kwargs: Any,
     ) -> Any:
-        """A Graph request, tried again while `retry_if` allows and the budget lasts."""
-        for attempt in range(ATTEMPTS):
+        """A Graph request, tried again as the call's policy allows (app/facebook/retry.py)."""
+        for attempt in range(policy.tries):
             try:
                 return self._request(method, path, deadline, page_id, **kwargs)
             except GraphError as exc:
-                pause = RETRY_PAUSE * 2**attempt
-                last = attempt + 1 == ATTEMPTS
-                if last or not retry_if(exc) or deadline.remaining() < pause + 0.5:
+                pause = policy.pause_before(attempt)
+                last = attempt + 1 == policy.tries
+                if (
+                    last
+                    or not policy.again(exc)
+                    or deadline.remaining() < pause + retry.MIN_AFTER_PAUSE
+                ):
                     raise
                 log.info("Graph %s %s failed, trying again: %s", method, path.split("/")[-1], exc)
                 time.sleep(pause)
@@ -185,20 +170,22 @@ class GraphClient:
         if read_timeout <= 0.05:
             raise GraphError("no time left in the request budget", sent=False)
         params = dict(kwargs.pop("params", None) or {}, appsecret_proof=proof)
+        timeout = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
         try:
-            # Prepared directly: Session.request would also merge cookie jars and per-call
-            # settings we never use (a fifth of its CPU). send() still applies retries/proxies.
-            prepared = requests.Request(
-                method, self.base_url + path, params=params, headers=headers, **kwargs
-            ).prepare()
-            # urllib3 may connect twice: together the tries stay inside the read timeout.
-            connect_timeout = min(CONNECT_TIMEOUT, read_timeout / 2)
-            response = self._session.send(prepared, timeout=(connect_timeout, read_timeout))
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                **kwargs,
+            )
+        except requests.Timeout as exc:
+            sent = False if isinstance(exc, requests.ConnectTimeout) else None
+            raise GraphError("Graph did not answer in time", sent=sent, timed_out=True) from None
         except requests.ConnectionError as exc:
             sent = False if _never_sent(exc) else None
             raise GraphError(f"Graph unreachable ({type(exc).__name__})", sent=sent) from None
-        except requests.Timeout:
-            raise GraphError("Graph did not answer in time", sent=None) from None
         except requests.RequestException as exc:
             raise GraphError(f"Graph request failed ({type(exc).__name__})", sent=None) from None
         try:
@@ -213,19 +200,7 @@ class GraphClient:
 def _never_sent(exc: requests.ConnectionError) -> bool:
     """Only a connection that was never made proves the request did not reach Meta."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectTimeout) or isinstance(
-        reason, (NewConnectionError, ConnectTimeoutError)
-    )
-
-
-def _read_again(exc: GraphError) -> bool:
-    """Reads are safe to repeat; urllib3 already repeated refused connections and 5xx."""
-    return exc.transient and exc.status is not None and exc.status < 500
-
-
-def _send_again(exc: GraphError) -> bool:
-    """A send is repeated only when it provably did not go out: never after a lost answer."""
-    return exc.sent is False and exc.transient
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _history_message(raw: Any, page_id: str) -> HistoryMessage | None:

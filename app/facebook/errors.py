@@ -20,7 +20,8 @@ MEANINGS = {
     613: "throttled: rate limit exceeded",
     80006: "throttled: Messenger rate limit",
 }
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80006})
+THROTTLING_CODES = frozenset({4, 17, 32, 613, 80006})
+TRANSIENT_CODES = frozenset({1, 2}) | THROTTLING_CODES
 
 
 class GraphError(Exception):
@@ -35,6 +36,7 @@ class GraphError(Exception):
         subcode: int | None = None,
         fbtrace_id: str | None = None,
         sent: bool | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(meaning)
         self.meaning = meaning
@@ -43,6 +45,12 @@ class GraphError(Exception):
         self.subcode = subcode
         self.fbtrace_id = fbtrace_id
         self.sent = sent  # for sends: False when the message provably did not go out
+        self.timed_out = timed_out  # no answer within the call's time
+
+    @property
+    def throttled(self) -> bool:
+        """Meta's rate limits: back off, never repeat at once."""
+        return self.code in THROTTLING_CODES
 
     @property
     def transient(self) -> bool:

@@ -13,7 +13,9 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 POLL_SECONDS = 0.02
@@ -41,3 +43,28 @@ class Ledger(Protocol):
 
     def paused(self, name: str) -> bool:
         """Whether the bot should stay quiet for `name` now."""
+
+
+class Turns:
+    """The wait for a turn, shared by both stores; each says how to try and how to leave."""
+
+    def _try_turn(self, name: str, key: str, ts: int) -> bool:
+        """Queue `key` and take the turn when nobody holds it and nothing earlier waits."""
+        raise NotImplementedError
+
+    def _leave_turn(self, name: str, key: str) -> None:
+        """Leave the queue, and the turn when holding it."""
+        raise NotImplementedError
+
+    @contextmanager
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+        """Queue behind this person's earlier messages; hold the turn while answering."""
+        ends = time.monotonic() + wait
+        try:
+            got = self._try_turn(name, key, ts)
+            while not got and time.monotonic() < ends:
+                time.sleep(POLL_SECONDS)
+                got = self._try_turn(name, key, ts)
+            yield got
+        finally:
+            self._leave_turn(name, key)

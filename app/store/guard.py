@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
 from .base import Ledger
@@ -50,17 +50,17 @@ class Guarded:
 
     @contextmanager
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Without the store, answer out of turn rather than not at all. The store's context
-        manager is driven by hand so that its failures, not the caller's, are caught here."""
-        manager = self._use(f"turn {key}", lambda: self.store.turn(name, key, ts, wait), None)
-        got = self._use(f"turn {key}", manager.__enter__, None) if manager else None
-        if got is None:
-            yield False
-            return
+        """Without the store, answer out of turn rather than not at all. The store's own
+        context manager sits on an ExitStack, so that its failures, on entering or on
+        leaving, are caught here, while the caller's pass through untouched."""
+        with ExitStack() as stack:
+            enter = lambda: stack.enter_context(self.store.turn(name, key, ts, wait))  # noqa: E731
+            got = self._use(f"turn {key}", enter, None)
+            release = stack.pop_all()  # leaving the turn is ours to guard, not the with's
         try:
-            yield got
+            yield bool(got)
         finally:
-            self._use(f"release {key}", lambda: manager.__exit__(None, None, None), None)
+            self._use(f"release {key}", release.close, None)
 
     def spend(self, name: str) -> int:
         """Without the store, nobody is over the limit."""

@@ -10,12 +10,10 @@ script queues, drops waiters that vanished, and grants the turn atomically.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import redis
 
-from .base import POLL_SECONDS
+from .base import Turns
 
 TURN = """
 -- KEYS: waiting (zset ts), expiry (zset expires_at), holder (string)
@@ -42,6 +40,16 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
 return 0
 """
 
+PAUSE = """
+-- KEYS: pause; ARGV: until, keep_ms. A later end extends the pause, an earlier one does not.
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+"""
+PAUSE_KEEP_SECONDS = 60.0
+
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -50,11 +58,18 @@ return 1
 """
 
 
-class RedisLedger:
+class RedisLedger(Turns):
     """Same behaviour as SQLiteLedger, in Redis."""
 
     def __init__(
-        self, url: str, *, lease: float, ttl: float, window: float, prefix: str = "messenger:"
+        self,
+        url: str,
+        *,
+        lease: float,
+        ttl: float,
+        window: float,
+        prefix: str = "messenger:",
+        clock=time.time,
     ) -> None:
         self.redis = redis.Redis.from_url(
             url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30
@@ -63,9 +78,11 @@ class RedisLedger:
         self.ttl = ttl
         self.window = window
         self.prefix = prefix
+        self.clock = clock
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)
+        self._pause = self.redis.register_script(PAUSE)
 
     def claim(self, key: str) -> bool:
         """Refuse answered ids; take the claim with SET NX and the lease as its expiry."""
@@ -76,28 +93,23 @@ class RedisLedger:
         """The reply went out: keep the id for the time to live."""
         self.redis.set(self.prefix + "done:" + key, "1", ex=int(self.ttl))
 
-    @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Queue behind this person's earlier messages; hold the turn while answering."""
-        keys = [self.prefix + f"turns:{name}", self.prefix + f"turns-exp:{name}"]
-        keys.append(self.prefix + f"turn:{name}")
-        lease_ms = int(self.lease * 1000)
-        ends = time.monotonic() + wait
-        try:
-            got = False
-            while True:
-                now = time.time()
-                got = bool(self._turn(keys, [key, ts, now + self.lease, now, lease_ms]))
-                if got or time.monotonic() >= ends:
-                    break
-                time.sleep(POLL_SECONDS)
-            yield got
-        finally:
-            self._leave(keys, [key])
+    def _turn_keys(self, name: str) -> list[str]:
+        """The waiting queue, its expiry times and the holder of one person's turn."""
+        return [self.prefix + f"{part}:{name}" for part in ("turns", "turns-exp", "turn")]
+
+    def _try_turn(self, name: str, key: str, ts: int) -> bool:
+        """Queue, drop waiters that vanished, and take the turn when it is ours: one script."""
+        now = self.clock()
+        args = [key, ts, now + self.lease, now, int(self.lease * 1000)]
+        return bool(self._turn(self._turn_keys(name), args))
+
+    def _leave_turn(self, name: str, key: str) -> None:
+        """Leave the queue, and the turn when holding it."""
+        self._leave(self._turn_keys(name), [key])
 
     def spend(self, name: str) -> int:
         """Fixed windows: INCR one counter per person and window, expiring with it."""
-        window = int(time.time() // self.window)
+        window = int(self.clock() // self.window)
         counter = self.prefix + f"spend:{name}:{window}"
         with self.redis.pipeline() as pipe:
             pipe.incr(counter)
@@ -106,9 +118,12 @@ class RedisLedger:
         return int(count)
 
     def pause(self, name: str, seconds: float) -> None:
-        """A key that lives as long as the pause."""
-        self.redis.set(self.prefix + f"pause:{name}", "1", px=max(1, int(seconds * 1000)))
+        """The pause's end, in a key that Redis drops a while after it (a later pause wins)."""
+        until = self.clock() + seconds
+        key = self.prefix + f"pause:{name}"
+        self._pause(keys=[key], args=[until, int((seconds + PAUSE_KEEP_SECONDS) * 1000)])
 
     def paused(self, name: str) -> bool:
-        """The pause key still exists."""
-        return bool(self.redis.exists(self.prefix + f"pause:{name}"))
+        """The pause's end is still ahead."""
+        until = self.redis.get(self.prefix + f"pause:{name}")
+        return until is not None and float(until) > self.clock()

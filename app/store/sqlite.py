@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .base import POLL_SECONDS
+from .base import Turns
 
 
-class SQLiteLedger:
+class SQLiteLedger(Turns):
     """The ledger in one SQLite file; each thread keeps its own connection."""
 
     SCHEMA = """
@@ -90,21 +90,6 @@ class SQLiteLedger:
             "UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key)
         )
 
-    @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Queue behind this person's earlier messages; hold the turn while answering."""
-        ends = time.monotonic() + wait
-        try:
-            got = False
-            while True:
-                got = self._try_turn(name, key, ts)
-                if got or time.monotonic() >= ends:
-                    break
-                time.sleep(POLL_SECONDS)
-            yield got
-        finally:
-            self._connection().execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
-
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Take the turn when nobody holds it and no earlier message is waiting."""
         now = self.clock()
@@ -127,6 +112,10 @@ class SQLiteLedger:
                 (now + self.lease, name, key),
             )
             return True
+
+    def _leave_turn(self, name: str, key: str) -> None:
+        """Leave the queue, and the turn when holding it."""
+        self._connection().execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
 
     def spend(self, name: str) -> int:
         """Fixed windows: one row per person and window."""
