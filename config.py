@@ -153,6 +153,8 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "SYSTEM_PROMPT": ("", _text),
     "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
     "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),
+    # Meta: "Your app can make 2 calls per second per Facebook Page" to the Conversations API.
+    "GRAPH_CONVERSATIONS_PER_SECOND": (2, _number(int, 0, 100)),
     "FALLBACK_REPLY": (DEFAULT_FALLBACK, _text),
     # Meta gives up on a webhook call after 20 s and sends it again.
     "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 19.0)),

@@ -1,5 +1,5 @@
-"""One event, start to finish: claim → turn → spend → typing → history → prompt → model → split
-→ send → mark answered.
+"""One event, start to finish: heard → claim → turn → spend → typing → history → prompt →
+model → split → send → kept → mark answered.
 
 No HTTP and no Flask here: the webhook hands over parsed events and a deadline; the Graph
 client, the model, the ledger and the settings are passed in, so tests swap any of them.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +18,16 @@ from typing import Any
 from . import prompt, text
 from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
-from .facebook import GraphClient, GraphError, HistoryMessage
+from .facebook import GraphClient, GraphError
 from .handover import Handover, person_key
+from .history import History
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .store import Ledger
 
 log = logging.getLogger(__name__)
+
+TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
+TYPING_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -76,23 +81,14 @@ class Responder:
         self.ledger = ledger
         self.settings = settings
         self.handover = Handover(graph, ledger, settings.app_id, settings.human_pause_minutes)
+        self.history = History(graph, ledger, limit=settings.history_messages)
+        # Typing indicators go out beside the model call, never in its way.
+        self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
 
     def handle(self, event: Event, deadline: Deadline) -> str:
         """Run the pipeline for one event and return a short outcome for the log line."""
         started = time.monotonic()
-        if event.kind == ECHO:
-            outcome = self.handover.echo(event)
-        elif not event.answerable:
-            outcome = f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
-        elif not self.graph.serves(event.page_id):
-            outcome = f"ignored (no token for page {event.page_id})"
-        elif not self.ledger.claim(event.key):
-            outcome = "duplicate (already claimed)"
-        elif self.ledger.paused(person_key(event)):
-            self.ledger.answered(event.key)
-            outcome = "quiet (someone from the page is replying)"
-        else:
-            outcome = self._in_turn(event, deadline)
+        outcome = self._route(event, deadline)
         log.info(
             "event mid=%s person=%s kind=%s outcome=%s ms=%d",
             event.mid or "-",
@@ -102,6 +98,28 @@ class Responder:
             (time.monotonic() - started) * 1000,
         )
         return outcome
+
+    def _route(self, event: Event, deadline: Deadline) -> str:
+        """Echoes and what is never answered first; a person's message is kept, claimed, then
+        answered unless someone from the page is talking to them."""
+        if event.kind == ECHO:
+            if self.handover.from_team(event):
+                self.history.team(event)
+            return self.handover.echo(event)
+        if not self.graph.serves(event.page_id):
+            return f"ignored (no token for page {event.page_id})"
+        if event.standby and event.from_person:
+            self.history.heard(event)  # another app owns the thread; the record stays whole
+            return f"ignored (standby {event.kind})"
+        if not event.answerable:
+            return f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
+        self.history.heard(event)
+        if not self.ledger.claim(event.key):
+            return "duplicate (already claimed)"
+        if self.ledger.paused(person_key(event)):
+            self.ledger.answered(event.key)
+            return "quiet (someone from the page is replying)"
+        return self._in_turn(event, deadline)
 
     def _in_turn(self, event: Event, deadline: Deadline) -> str:
         """Wait for this person's earlier messages to be answered, then answer this one."""
@@ -131,10 +149,10 @@ class Responder:
             if spent > s.spend_limit + 1:
                 return "silent (over the spend limit, notice already sent)"
             return self._deliver(event, s.spend_limit_reply, "spend notice", deadline)
-        # Only the send may use the reserve: typing, history and the model end before it.
+        # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
-        self._typing(event, before_send)
-        history = self._history(event, before_send)
+        typing = self._typing_pool.submit(self._typing, event)
+        history, source = self.history.recall(event, before_send)
         welcome = self._is_get_started(event)
         messages = prompt.build(
             event,
@@ -146,9 +164,13 @@ class Responder:
             note=prompt.note(event, welcome=welcome),
             images=s.model_accepts_images,
         )
-        reply, source, usage = self._reply(event, messages, before_send)
+        reply, made_by, usage = self._reply(event, messages, before_send)
+        _after(typing)  # the indicator must not arrive after the reply
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
-        return self._deliver(event, reply, source, deadline, history=earlier) + f" {usage}"
+        outcome = self._deliver(
+            event, reply, made_by, deadline, history=earlier, history_from=source
+        )
+        return f"{outcome} {usage}"
 
     def _canned(self, event: Event) -> str:
         """The configured reply for what the model is not asked about; empty for the model."""
@@ -168,32 +190,24 @@ class Responder:
         return event.kind == POSTBACK and event.payload == self.settings.get_started_payload
 
     def _deliver(self, event: Event, reply: str, source: str, deadline: Deadline, **extra) -> str:
-        """Split, send in order, and say how it went."""
+        """Split, send in order, keep what went out in the transcript, and say how it went."""
         parts = text.split(reply)
         sent = self._send(event, parts, deadline)
-        if sent < len(parts):
-            return f"send failed after {sent}/{len(parts)} parts ({source})"
+        self.history.replied(event, sent)
+        if len(sent) < len(parts):
+            return f"send failed after {len(sent)}/{len(parts)} parts ({source})"
         details = "".join(f" {k}={v}" for k, v in extra.items())
         return f"{source} parts={len(parts)}{details}"
 
-    def _typing(self, event: Event, deadline: Deadline) -> None:
+    def _typing(self, event: Event) -> None:
         """Let the person see the bot is working; a failure here changes nothing else."""
         try:
-            self.graph.sender_action(event.page_id, event.person_id, "typing_on", deadline)
+            action = "typing_on"
+            self.graph.sender_action(
+                event.page_id, event.person_id, action, Deadline(TYPING_SECONDS)
+            )
         except GraphError as exc:
             log.warning("typing_on failed mid=%s: %s", event.mid, exc)
-
-    def _history(self, event: Event, deadline: Deadline) -> list[HistoryMessage]:
-        """Earlier messages, or none when Graph cannot give them: answer from this message."""
-        if not self.settings.history_messages:
-            return []
-        try:
-            # One more than needed: the current message is often listed already.
-            limit = min(self.settings.history_messages + 1, 20)
-            return self.graph.history(event.page_id, event.person_id, limit, deadline)
-        except GraphError as exc:
-            log.warning("history unavailable mid=%s: %s", event.mid, exc)
-            return []
 
     def _reply(
         self, event: Event, messages: list[dict], deadline: Deadline
@@ -207,12 +221,21 @@ class Responder:
             return self.settings.fallback_reply, "fallback", exc.usage
         return answer.text, "model", answer.usage
 
-    def _send(self, event: Event, parts: list[str], deadline: Deadline) -> int:
-        """Send the parts in order, each after the previous succeeded; return how many went."""
+    def _send(self, event: Event, parts: list[str], deadline: Deadline) -> list[tuple[str, str]]:
+        """Send the parts in order, each after the previous succeeded; return Meta's id and the
+        text of each part that went out."""
+        sent = []
         for index, part in enumerate(parts):
             try:
-                self.graph.send_text(event.page_id, event.person_id, part, deadline)
+                mid = self.graph.send_text(event.page_id, event.person_id, part, deadline)
             except GraphError as exc:
                 log.error("send failed mid=%s part=%d: %s", event.mid, index + 1, exc)
-                return index
-        return len(parts)
+                break
+            sent.append((mid, part))
+        return sent
+
+
+def _after(typing: Future) -> None:
+    """Drop a typing indicator that has not started; let one under way finish first."""
+    if not typing.cancel():
+        wait([typing], timeout=TYPING_SECONDS)

@@ -8,7 +8,7 @@ strings or, in older payloads, as JSON numbers; they are strings from here on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 TEXT = "text"  # a person wrote text (quick-reply taps included)
@@ -35,11 +35,17 @@ class Event:
     attachments: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     detail: str = ""
     sticker: bool = False
+    standby: bool = False  # another app owns the thread: we listen, never answer
+
+    @property
+    def from_person(self) -> bool:
+        """A person's own message: text, a button or an attachment."""
+        return self.kind in ANSWERED_KINDS and bool(self.person_id)
 
     @property
     def answerable(self) -> bool:
-        """Only a person's own message, text, button or attachment, gets a reply."""
-        return self.kind in ANSWERED_KINDS and bool(self.person_id)
+        """Only a person's own message, outside standby, gets a reply."""
+        return self.from_person and not self.standby
 
     @property
     def images(self) -> list[str]:
@@ -102,13 +108,8 @@ def parse(body: Any) -> Iterator[Event]:
                 if isinstance(item, dict):
                     event = _event(item, page_id)
                     if field_name == "standby":
-                        event = _other(event, "standby")
+                        event = replace(event, standby=True, detail=event.detail or "standby")
                     yield event
-
-
-def _other(event: Event, detail: str) -> Event:
-    """Reclassify an event as one we never answer, keeping its ids for the log."""
-    return Event(OTHER, event.page_id, event.person_id, event.mid, event.timestamp, detail=detail)
 
 
 def _event(item: dict[str, Any], entry_page_id: str) -> Event:
@@ -150,7 +151,10 @@ def _message(
     )
     if message.get("is_echo") is True:
         app_id = _id(message.get("app_id")) or None
-        return Event(ECHO, page_id, recipient, mid, timestamp, app_id=app_id, detail="echo")
+        said = message.get("text") if isinstance(message.get("text"), str) else ""
+        return Event(
+            ECHO, page_id, recipient, mid, timestamp, text=said, app_id=app_id, detail="echo"
+        )
     if not sender:
         return Event(OTHER, page_id, sender, mid, timestamp, detail="no sender id")
     text = message.get("text")

@@ -37,6 +37,14 @@ class Handover:
         self._lookup = threading.Lock()
         self._failed_at = float("-inf")
 
+    def from_team(self, event: Event) -> bool:
+        """An echo of a message someone from the page's team sent: no app id (typed in the
+        Page Inbox), or another app's. Unknown while our own app id cannot be learned."""
+        if not event.app_id:
+            return True
+        ours = self.our_app_id(event.page_id)
+        return ours is not None and event.app_id != ours
+
     def echo(self, event: Event) -> str:
         """Pause the bot for this person when the echo is not one of our own replies."""
         if not self.minutes or not event.person_id:

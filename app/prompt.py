@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from .events import POSTBACK, Event
-from .facebook import HistoryMessage
+from .store import Entry
 
 
 def build(
     event: Event,
-    history: list[HistoryMessage],
+    history: Sequence[Entry],
     *,
     system_prompt: str,
     limit: int,
@@ -24,9 +25,9 @@ def build(
     oldest = now - timedelta(hours=max_age_hours)
     recent = [m for m in history if m.created >= oldest]
     ids = [m.id for m in recent]
-    if event.mid in ids:
+    if event.key in ids:
         # The person's later messages get their own turn; the page's replies are context.
-        at = ids.index(event.mid)
+        at = ids.index(event.key)
         earlier = recent[:at] + [m for m in recent[at + 1 :] if m.from_page]
     else:
         # Not listed yet (or under another id): Graph times have whole seconds, so keep what

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Callable
 
 import httpx2
@@ -13,6 +18,7 @@ import responses
 
 from app import create_app
 from app.signature import sign
+from app.store import SQLiteLedger
 
 GRAPH = "https://graph.test/v26.0"
 PAGE = "1000001"
@@ -168,12 +174,14 @@ def post_to():
 
 
 def graph_ok(mock, history: list[dict] | None = None) -> None:
-    """Graph answers: sender actions and sends succeed, history lists `history` (newest first)."""
-    mock.add(
-        responses.POST,
-        f"{GRAPH}/{PAGE}/messages",
-        json={"recipient_id": PERSON, "message_id": "m_out"},
-    )
+    """Graph answers: sender actions and sends succeed (each message under its own id, as
+    Meta's are), history lists `history` (newest first)."""
+    ids = itertools.count(1)
+
+    def send(request):
+        return 200, {}, json.dumps({"recipient_id": PERSON, "message_id": f"m_out_{next(ids)}"})
+
+    mock.add_callback(responses.POST, f"{GRAPH}/{PAGE}/messages", send)
     mock.add(
         responses.GET,
         f"{GRAPH}/{PAGE}/conversations",
@@ -192,3 +200,70 @@ def sent_texts(mock) -> list[str]:
             if "message" in body:
                 out.append(body["message"]["text"])
     return out
+
+
+# --- the store: SQLite always, Redis against a real redis-server ---------------------------
+
+OPTIONS = {"lease": 1.0, "ttl": 60.0, "window": 3600.0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The redis-server .ci/run started, or a throw-away one; CI must have one, else skip."""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if not binary:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; .ci/run installs it")
+        pytest.skip("redis-server not installed")
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(5)
+
+
+class Clock:
+    """Wall-clock time that only moves when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make(request, tmp_path):
+    """A factory for ledgers of one store; several of them share it like gunicorn workers."""
+    if request.param == "sqlite":
+        path = str(tmp_path / "ledger.sqlite3")
+        return lambda **kw: SQLiteLedger(path, **{**OPTIONS, **kw})
+    from app.store.redis import RedisLedger
+
+    url = request.getfixturevalue("redis_url")
+    prefix = f"test-{request.node.name}-{time.monotonic_ns()}:"
+    return lambda **kw: RedisLedger(url, prefix=prefix, **{**OPTIONS, **kw})

@@ -38,9 +38,10 @@ class Conversation:
 
     def send(self, request):
         body = json.loads(request.body)
+        mid = f"m_out_{len(self.messages)}"
         if "message" in body:
-            self._store(f"r_{len(self.messages)}", body["message"]["text"], PAGE)
-        return 200, {}, json.dumps({"message_id": "m_out"})
+            self._store(mid, body["message"]["text"], PAGE)
+        return 200, {}, json.dumps({"message_id": mid})
 
     def replies(self):
         return [m["message"] for m in self.messages if m["from"]["id"] == PAGE]
@@ -209,20 +210,23 @@ def test_a_bug_in_the_pipeline_still_gets_the_fallback(app, post, graph, model, 
     def broken(*args, **kwargs):
         raise KeyError("bug")
 
-    monkeypatch.setattr(responder, "_history", broken)
+    monkeypatch.setattr(responder.history, "recall", broken)
     assert post(body_of(text_event("hi", mid="m_bug"))).status_code == 200
     assert sent_texts(graph) == [app.config["FALLBACK_REPLY"]]
 
 
 def test_typing_and_history_never_use_the_send_reserve(app, post, graph, model):
+    from app.conversation import TYPING_SECONDS
+
     graph_ok(graph)
     app.extensions["messenger"].graph.timeout = 60  # longer than the whole budget
     post(body_of(text_event("hi", mid="m_reserve")))
     budget, reserve = app.config["REQUEST_BUDGET_SECONDS"], app.config["SEND_RESERVE_SECONDS"]
-    typing, history = graph.calls[0], graph.calls[1]
-    for call in (typing, history):
-        connect, read = call.request.req_kwargs["timeout"]
-        assert read <= budget - reserve and connect <= read / 2
+    (typing,) = [c for c in graph.calls if b"typing_on" in (c.request.body or b"")]
+    (history,) = [c for c in graph.calls if "conversations" in c.request.url]
+    assert typing.request.req_kwargs["timeout"][1] <= TYPING_SECONDS
+    connect, read = history.request.req_kwargs["timeout"]
+    assert read <= budget - reserve and connect <= read
     assert sent_texts(graph) == ["Hello there!"]
 
 

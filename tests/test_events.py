@@ -77,7 +77,8 @@ def test_non_message_events_are_other(extra, detail):
 
 def test_standby_events_are_never_answered():
     body = {"object": "page", "entry": [{"id": PAGE, "standby": [text_event("hi")]}]}
-    assert kinds(body) == [("other", "standby")]
+    (event,) = events.parse(body)
+    assert event.standby and event.from_person and not event.answerable
 
 
 def test_attachment_only_message_is_attachment():

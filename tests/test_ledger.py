@@ -1,79 +1,10 @@
 """Both stores, same behaviour: SQLite always, Redis against a real redis-server."""
 
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
-import pytest
-
 from app.store import Guarded, SQLiteLedger
-
-OPTIONS = {"lease": 1.0, "ttl": 60.0, "window": 3600.0}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    """The redis-server .ci/run started, or a throw-away one; CI must have one, else skip."""
-    if os.environ.get("TEST_REDIS_URL"):
-        yield os.environ["TEST_REDIS_URL"]
-        return
-    binary = shutil.which("redis-server")
-    if not binary:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed; .ci/run installs it")
-        pytest.skip("redis-server not installed")
-    port = _free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(5)
-
-
-class Clock:
-    """Wall-clock time that only moves when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def make(request, tmp_path):
-    """A factory for ledgers of one store; several of them share it like gunicorn workers."""
-    if request.param == "sqlite":
-        path = str(tmp_path / "ledger.sqlite3")
-        return lambda **kw: SQLiteLedger(path, **{**OPTIONS, **kw})
-    from app.store.redis import RedisLedger
-
-    url = request.getfixturevalue("redis_url")
-    prefix = f"test-{request.node.name}-{time.monotonic_ns()}:"
-    return lambda **kw: RedisLedger(url, prefix=prefix, **{**OPTIONS, **kw})
+from tests.conftest import OPTIONS, Clock, free_port
 
 
 def test_second_delivery_of_a_claimed_id_loses(make):
@@ -247,5 +178,5 @@ def test_a_failed_store_is_left_alone_for_a_while():
 def test_unreachable_redis_degrades_to_answering():
     from app.store.redis import RedisLedger
 
-    ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{_free_port()}/0", **OPTIONS))
+    ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{free_port()}/0", **OPTIONS))
     assert ledger.claim("m_1") is True

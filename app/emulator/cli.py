@@ -20,8 +20,7 @@ HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
 @with_appcontext
 def chat(url: str | None, verbose: bool) -> None:
     """Chat with the bot: each line you type is a signed Messenger event."""
-    if not verbose:
-        logging.getLogger("app").setLevel(logging.WARNING)
+    logging.getLogger("app").setLevel(logging.INFO if verbose else logging.WARNING)
     emulator = Emulator(current_app.config, current_app.instance_path, click.echo, url=url)
     if url:
         click.echo(f"Messenger emulator → {url} (its replies go to its own Graph API).")
@@ -60,7 +59,6 @@ def _loop(emulator: Emulator, verbose: bool) -> None:
             emulator.reset()
             click.echo("  (conversation cleared)")
             continue
-        before = emulator.history_length()
         started = time.monotonic()
         if command == "/postback" and argument:
             status = emulator.postback(argument.strip())
@@ -75,4 +73,5 @@ def _loop(emulator: Emulator, verbose: bool) -> None:
         if status != 200 or emulator.url:
             click.echo(f"  (webhook answered {status})")
         if verbose:
-            click.echo(f"  (history {before} messages, {took:.0f} ms, webhook {status})")
+            history = emulator.history() or "history not known"
+            click.echo(f"  ({history}, {took:.0f} ms, webhook {status})")

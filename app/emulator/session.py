@@ -9,7 +9,9 @@ The model is the configured one when OPENAI_API_KEY is set; otherwise the offlin
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import secrets
 import time
 import uuid
@@ -66,7 +68,10 @@ class Emulator:
         self.graph = LocalGraph(os.path.join(instance_path, "emulator.sqlite3"), self._sent)
         self.graph.start()
         self.settings = self._settings(settings, instance_path)
-        self.client = None if url else self._app().test_client()
+        self.app = None if url else self._app()
+        self.client = self.app.test_client() if self.app else None
+        self.outcomes = _LastOutcome()
+        logging.getLogger("app.conversation").addHandler(self.outcomes)
 
     def _settings(self, settings: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         """The bot's settings, pointed at the local Graph; never a real page."""
@@ -92,6 +97,7 @@ class Emulator:
 
     def close(self) -> None:
         """Stop the local Graph."""
+        logging.getLogger("app.conversation").removeHandler(self.outcomes)
         self.graph.stop()
 
     def _sent(self, page: str, person: str, body: dict) -> None:
@@ -102,13 +108,17 @@ class Emulator:
             return
         self.show(f"bot> {body['message']['text']}")
 
-    def history_length(self) -> int:
-        """How many messages the conversation holds."""
-        return self.graph.conversations.count(PAGE_ID, PERSON_ID)
+    def history(self) -> str:
+        """How many earlier messages the last reply was made with, and where they came from
+        (the store, Graph, or none), from the bot's own log line; empty when not known."""
+        found = re.search(r"history=(\d+) history_from=(\w+)", self.outcomes.last)
+        return f"{found[1]} earlier messages from {found[2]}" if found else ""
 
     def reset(self) -> None:
-        """Start the conversation afresh."""
+        """Start the conversation afresh: in the local Graph and in the bot's store."""
         self.graph.conversations.clear(PAGE_ID, PERSON_ID)
+        if self.app is not None:
+            self.app.extensions["messenger"].ledger.forget(f"{PAGE_ID}:{PERSON_ID}")
 
     def text(self, words: str) -> int:
         """The person writes."""
@@ -145,6 +155,18 @@ class Emulator:
         if self.client is not None:
             return self.client.post("/webhook", data=raw, headers=headers).status_code
         return requests.post(self.url, data=raw, headers=headers, timeout=30).status_code
+
+
+class _LastOutcome(logging.Handler):
+    """Keeps the outcome of the bot's last event line (the --verbose view shows it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "outcome=" in str(record.msg):
+            self.last = record.getMessage()
 
 
 def _mid() -> str:

@@ -194,7 +194,7 @@ class GraphClient:
             body = None
         if response.ok and body is not None:
             return body
-        raise error_from(response.status_code, body)
+        raise error_from(response.status_code, body, response.headers)
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 # Graph error code (or code/subcode) -> what it means for us.
@@ -37,6 +39,7 @@ class GraphError(Exception):
         fbtrace_id: str | None = None,
         sent: bool | None = None,
         timed_out: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(meaning)
         self.meaning = meaning
@@ -46,6 +49,7 @@ class GraphError(Exception):
         self.fbtrace_id = fbtrace_id
         self.sent = sent  # for sends: False when the message provably did not go out
         self.timed_out = timed_out  # no answer within the call's time
+        self.retry_after = retry_after  # seconds, when Meta said how long a throttle lasts
 
     @property
     def throttled(self) -> bool:
@@ -70,7 +74,7 @@ class GraphError(Exception):
         return " ".join(parts)
 
 
-def error_from(status: int, body: Any) -> GraphError:
+def error_from(status: int, body: Any, headers: Mapping[str, str] | None = None) -> GraphError:
     """Turn Meta's error body into a GraphError with its meaning."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
@@ -86,4 +90,21 @@ def error_from(status: int, body: Any) -> GraphError:
         subcode=subcode,
         fbtrace_id=error.get("fbtrace_id"),
         sent=False,
+        retry_after=regain_seconds(headers or {}),
     )
+
+
+def regain_seconds(headers: Mapping[str, str]) -> float | None:
+    """How long Meta says a throttle lasts: the largest `estimated_time_to_regain_access`
+    (minutes) in X-Business-Use-Case-Usage, in seconds; None when it says nothing."""
+    try:
+        usage = json.loads(headers.get("X-Business-Use-Case-Usage") or "{}")
+        minutes = [
+            float(item.get("estimated_time_to_regain_access") or 0)
+            for items in usage.values()
+            for item in items
+        ]
+    except (ValueError, TypeError, AttributeError):
+        return None
+    longest = max(minutes, default=0.0)
+    return longest * 60 if longest > 0 else None

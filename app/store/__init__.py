@@ -1,4 +1,5 @@
-"""The store: claims, per-person turns, spend counters and pauses, in SQLite or Redis.
+"""The store: claims, per-person turns, spend counters, pauses, the conversations' recent
+messages and Meta's read allowance, in SQLite or Redis.
 
 `open_ledger(config)` gives the store the configuration asks for, wrapped in the guard.
 """
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import LEASE_MARGIN_SECONDS, Ledger
+from .base import LEASE_MARGIN_SECONDS, Entry, Ledger, Transcript
 from .guard import Guarded
 from .sqlite import SQLiteLedger
 
-__all__ = ["Guarded", "Ledger", "SQLiteLedger", "open_ledger"]
+__all__ = ["Entry", "Guarded", "Ledger", "SQLiteLedger", "Transcript", "open_ledger"]
+
+# Entries kept beyond HISTORY_MESSAGES: a burst's later messages and multi-part replies.
+TRANSCRIPT_MARGIN = 10
 
 
 def open_ledger(config: Any) -> Guarded:
@@ -20,6 +24,9 @@ def open_ledger(config: Any) -> Guarded:
         "lease": config["REQUEST_BUDGET_SECONDS"] + LEASE_MARGIN_SECONDS,
         "ttl": config["LEDGER_TTL_HOURS"] * 3600,
         "window": config["SPEND_WINDOW_MINUTES"] * 60,
+        "keep": config["HISTORY_MESSAGES"] + TRANSCRIPT_MARGIN,
+        "max_age": config["HISTORY_MAX_AGE_HOURS"] * 3600,
+        "reads_per_second": config["GRAPH_CONVERSATIONS_PER_SECOND"],
     }
     if config["REDIS_URL"]:
         from .redis import RedisLedger

@@ -9,18 +9,48 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
 - spend(person): how many model calls this person has made in the current window.
 - pause(person) / paused(person): someone from the page took over the conversation for a while.
+- remember(conversation, entries) / transcript(conversation): the conversation's recent
+  messages, kept by us so the prompt needs no Graph read; bounded in count and age.
+- allow_read(page) / hold_reads(page, s): Meta's cap on Conversations API calls per page,
+  shared by every worker and host.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 POLL_SECONDS = 0.02
 # A claim this much older than the request budget was abandoned (its worker died).
 LEASE_MARGIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message of a conversation: the person's, or the page's (our replies, the team's)."""
+
+    id: str
+    text: str
+    from_page: bool
+    at: float  # seconds since the epoch
+
+    @property
+    def created(self) -> datetime:
+        """When it was written, as an aware datetime."""
+        return datetime.fromtimestamp(self.at, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A conversation as the store has it; `known` once it was filled from Graph (or began
+    while we kept it), so nothing older that matters is missing."""
+
+    entries: list[Entry] = field(default_factory=list)
+    known: bool = False
 
 
 class Ledger(Protocol):
@@ -43,6 +73,21 @@ class Ledger(Protocol):
 
     def paused(self, name: str) -> bool:
         """Whether the bot should stay quiet for `name` now."""
+
+    def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
+        """Add entries (an id already kept is not added again); `known` marks it filled."""
+
+    def transcript(self, conversation: str) -> Transcript:
+        """The kept entries, oldest first, and whether the conversation is known."""
+
+    def forget(self, conversation: str) -> None:
+        """Drop the conversation's entries; it is unknown again."""
+
+    def allow_read(self, page: str) -> bool:
+        """Take one Conversations API call of the page's allowance now, or say there is none."""
+
+    def hold_reads(self, page: str, seconds: float) -> None:
+        """Allow no Conversations API call for the page for a while (Meta throttled it)."""
 
 
 class Turns:

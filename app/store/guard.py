@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
-from .base import Ledger
+from .base import Entry, Ledger, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +73,24 @@ class Guarded:
     def paused(self, name: str) -> bool:
         """Without the store, nobody is paused: answering beats silence."""
         return self._use("paused", lambda: self.store.paused(name), False)
+
+    def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
+        """Best effort: a message not kept costs context later, never this reply."""
+        self._use("remember", lambda: self.store.remember(conversation, entries, known), None)
+
+    def transcript(self, conversation: str) -> Transcript:
+        """Without the store, an unknown conversation: Graph may still fill it."""
+        return self._use("transcript", lambda: self.store.transcript(conversation), Transcript())
+
+    def forget(self, conversation: str) -> None:
+        """Best effort."""
+        self._use("forget", lambda: self.store.forget(conversation), None)
+
+    def allow_read(self, page: str) -> bool:
+        """Without the store nobody can count Meta's allowance: make no read rather than
+        risk throttling every worker's page."""
+        return self._use("allow_read", lambda: self.store.allow_read(page), False)
+
+    def hold_reads(self, page: str, seconds: float) -> None:
+        """Best effort."""
+        self._use("hold_reads", lambda: self.store.hold_reads(page, seconds), None)

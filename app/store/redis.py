@@ -14,6 +14,7 @@ import time
 import redis
 
 from .base import Turns
+from .redis_memory import RedisMemory
 
 TURN = """
 -- KEYS: waiting (zset ts), expiry (zset expires_at), holder (string)
@@ -58,7 +59,7 @@ return 1
 """
 
 
-class RedisLedger(Turns):
+class RedisLedger(Turns, RedisMemory):
     """Same behaviour as SQLiteLedger, in Redis."""
 
     def __init__(
@@ -69,6 +70,9 @@ class RedisLedger(Turns):
         ttl: float,
         window: float,
         prefix: str = "messenger:",
+        keep: int = 30,
+        max_age: float = 24 * 3600.0,
+        reads_per_second: int = 2,
         clock=time.time,
     ) -> None:
         self.redis = redis.Redis.from_url(
@@ -79,10 +83,14 @@ class RedisLedger(Turns):
         self.window = window
         self.prefix = prefix
         self.clock = clock
+        self.keep = keep
+        self.max_age = max_age
+        self.reads_per_second = reads_per_second
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)
         self._pause = self.redis.register_script(PAUSE)
+        self._memory_scripts()
 
     def claim(self, key: str) -> bool:
         """Refuse answered ids; take the claim with SET NX and the lease as its expiry."""

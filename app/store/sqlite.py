@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .base import Turns
+from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
+from .sqlite_memory import SQLiteMemory
 
 
-class SQLiteLedger(Turns):
+class SQLiteLedger(Turns, SQLiteMemory):
     """The ledger in one SQLite file; each thread keeps its own connection."""
 
-    SCHEMA = """
+    SCHEMA = (
+        """
     CREATE TABLE IF NOT EXISTS claims (
         key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL);
     CREATE TABLE IF NOT EXISTS turns (
@@ -27,14 +30,28 @@ class SQLiteLedger(Turns):
         PRIMARY KEY (name, window));
     CREATE TABLE IF NOT EXISTS pauses (name TEXT PRIMARY KEY, until REAL NOT NULL);
     """
+        + MEMORY_SCHEMA
+    )
 
     def __init__(
-        self, path: str, *, lease: float, ttl: float, window: float, clock=time.time
+        self,
+        path: str,
+        *,
+        lease: float,
+        ttl: float,
+        window: float,
+        keep: int = 30,
+        max_age: float = 24 * 3600.0,
+        reads_per_second: int = 2,
+        clock=time.time,
     ) -> None:
         self.path = path
         self.lease = lease
         self.ttl = ttl
         self.window = window
+        self.keep = keep
+        self.max_age = max_age
+        self.reads_per_second = reads_per_second
         self.clock = clock
         self._local = threading.local()
         self._writes = 0
@@ -158,3 +175,4 @@ class SQLiteLedger(Turns):
             db.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
             db.execute("DELETE FROM pauses WHERE until < ?", (now,))
+            self._sweep_memory(db, now)

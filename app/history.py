@@ -1,0 +1,136 @@
+"""History: the conversation's earlier messages, for the prompt.
+
+The store keeps every conversation as it happens — the person's messages as they arrive,
+every reply part we send, the team's replies from echoes — so a reply needs no Graph call for
+its context. Graph's Conversations API is read only to fill a conversation the store does not
+know (the first message since a deploy, or since the conversation expired), and only within
+Meta's allowance of GRAPH_CONVERSATIONS_PER_SECOND calls per page, counted in the store for
+every worker and host. A read that is not allowed now is skipped, not queued: the reply is made
+from what the store has, and the conversation is filled on a later message. A throttled read
+holds that page's reads for as long as Meta says (or HOLD_SECONDS).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from .deadline import Deadline
+from .events import ATTACHMENT, POSTBACK, Event
+from .facebook import GraphClient, GraphError
+from .store import Entry, Ledger
+
+log = logging.getLogger(__name__)
+
+HOLD_SECONDS = 60.0
+SAME_MESSAGE_SECONDS = 120.0  # Graph's copy of a message we keep, under another id
+GRAPH_MOST = 20  # Meta returns details of the 20 latest messages only
+MARKERS = {"image": "[photo]", "audio": "[audio]", "video": "[video]", "file": "[file]"}
+MARKERS["location"] = "[location]"
+
+STORE, GRAPH, NONE = "store", "graph", "none"
+
+
+def conversation_of(event: Event) -> str:
+    """One conversation: a page and a person."""
+    return f"{event.page_id}:{event.person_id}"
+
+
+def words(event: Event) -> str:
+    """What the person said, as the transcript keeps it: their text, a button's title, or a
+    short marker for what has no words ("[photo]", "[sticker]")."""
+    if event.kind == POSTBACK:
+        return (event.text or event.payload or "").strip() or "[button]"
+    if event.sticker:
+        return "[sticker]"
+    kinds = [str(a.get("type")) for a in event.attachments]
+    marks = " ".join(dict.fromkeys(MARKERS.get(kind, "[attachment]") for kind in kinds))
+    if event.kind == ATTACHMENT:
+        return marks or "[attachment]"
+    photos = " ".join(MARKERS["image"] for kind in kinds if kind == "image")
+    return f"{event.text.strip()} {photos}".strip()
+
+
+class History:
+    """Keeps conversations in the store and reads Graph only to fill one it does not know."""
+
+    def __init__(self, graph: GraphClient, store: Ledger, *, limit: int, clock=time.time):
+        self.graph = graph
+        self.store = store
+        self.limit = limit
+        self.clock = clock
+
+    def heard(self, event: Event) -> None:
+        """Keep a person's message as it arrives, answered or not."""
+        at = event.timestamp / 1000 if event.timestamp else self.clock()
+        self.store.remember(conversation_of(event), [Entry(event.key, words(event), False, at)])
+
+    def replied(self, event: Event, sent: Sequence[tuple[str, str]]) -> None:
+        """Keep the reply parts that went out, under Meta's message ids; each after the
+        message it answers, even when our clock is behind Meta's."""
+        start = max(self.clock(), event.timestamp / 1000 if event.timestamp else 0.0)
+        entries = [
+            Entry(mid or f"{event.key}:reply:{i + 1}", text, True, start + i * 0.001)
+            for i, (mid, text) in enumerate(sent)
+        ]
+        if entries:
+            self.store.remember(conversation_of(event), entries)
+
+    def team(self, event: Event) -> None:
+        """Keep a reply someone from the page's team sent (seen through its echo)."""
+        if event.person_id and event.text.strip():
+            at = event.timestamp / 1000 if event.timestamp else self.clock()
+            entry = Entry(event.key, event.text.strip(), True, at)
+            self.store.remember(conversation_of(event), [entry])
+
+    def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
+        """The conversation as we know it, and where it came from: store, graph or none."""
+        if not self.limit:
+            return [], NONE
+        kept = self.store.transcript(conversation_of(event))
+        earlier = any(e.id != event.key for e in kept.entries)
+        partial = STORE if earlier else NONE
+        if kept.known:
+            return kept.entries, STORE
+        if not self.store.allow_read(event.page_id):
+            return kept.entries, partial
+        try:
+            # One more than needed: the current message is often listed already.
+            limit = min(self.limit + 1, GRAPH_MOST)
+            listed = self.graph.history(event.page_id, event.person_id, limit, deadline)
+        except GraphError as exc:
+            if exc.throttled:
+                self.store.hold_reads(event.page_id, exc.retry_after or HOLD_SECONDS)
+            log.warning("history not read mid=%s: %s", event.mid, exc)
+            return kept.entries, partial
+        seeded = [
+            Entry(m.id, m.text, m.from_page, m.created.timestamp())
+            for m in _before(event, listed)
+            if not _kept_already(m.id, m.text, m.from_page, m.created.timestamp(), kept.entries)
+        ]
+        self.store.remember(conversation_of(event), seeded, known=True)
+        merged = sorted([*kept.entries, *seeded], key=lambda e: e.at)
+        return merged, GRAPH
+
+
+def _before(event: Event, listed: list) -> list:
+    """What Graph lists before this message: the person's later messages get their own turn
+    (and are kept when they arrive, with precise times; Graph's have whole seconds)."""
+    ids = [m.id for m in listed]
+    if event.key in ids:
+        return listed[: ids.index(event.key)]
+    if not event.timestamp:
+        return listed
+    sent = event.timestamp / 1000
+    return [m for m in listed if m.from_page or m.created.timestamp() <= sent]
+
+
+def _kept_already(mid: str, text: str, from_page: bool, at: float, kept: list[Entry]) -> bool:
+    """Graph lists what we keep too: the same id, or the same words from the same side within
+    SAME_MESSAGE_SECONDS (Graph's times have whole seconds, and its ids may differ)."""
+    return any(
+        e.id == mid
+        or (e.from_page == from_page and e.text == text and abs(e.at - at) <= SAME_MESSAGE_SECONDS)
+        for e in kept
+    )

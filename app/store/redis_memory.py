@@ -1,0 +1,108 @@
+"""The conversation transcript and the Conversations API allowance, in the Redis store.
+
+A conversation is three keys that expire together HISTORY_MAX_AGE_HOURS after its last write:
+`tx:<c>` (a hash id → entry JSON), `txt:<c>` (a sorted set id → time) and `txk:<c>` (1 once
+the conversation is known, else 0; while it lives, so does the conversation). One script adds,
+trims and renews them atomically. The read allowance is a sorted set of the last second's calls
+per page, and a key holding the end of a hold.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+
+from .base import Entry, Transcript
+
+REMEMBER = """
+-- KEYS: entries (hash), times (zset), known; ARGV: keep, ttl_ms, known, then id, at, json...
+local known = redis.call('GET', KEYS[3])
+if not known then redis.call('DEL', KEYS[1], KEYS[2]) end
+for i = 4, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  end
+end
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[1])
+if extra > 0 then
+  for _, gone in ipairs(redis.call('ZRANGE', KEYS[2], 0, extra - 1)) do
+    redis.call('HDEL', KEYS[1], gone)
+  end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+end
+if known ~= '1' then redis.call('SET', KEYS[3], ARGV[3]) end
+for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[2]) end
+return 1
+"""
+
+ALLOW = """
+-- KEYS: calls (zset), hold; ARGV: now, per_second, member
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if held > tonumber(ARGV[1]) then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - 1)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], 2000)
+return 1
+"""
+
+
+class RedisMemory:
+    """Mixed into the Redis store: uses its client, key prefix and clock."""
+
+    keep: int
+    max_age: float
+    reads_per_second: int
+
+    def _memory_scripts(self) -> None:
+        """Register the scripts once, when the store is made."""
+        self._remember = self.redis.register_script(REMEMBER)
+        self._allow = self.redis.register_script(ALLOW)
+
+    def _conversation_keys(self, conversation: str) -> list[str]:
+        return [self.prefix + f"{part}:{conversation}" for part in ("tx", "txt", "txk")]
+
+    def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
+        """Add new ids, keep the newest `keep`, renew the conversation's expiry."""
+        args: list = [self.keep, max(1, int(self.max_age * 1000)), "1" if known else "0"]
+        for e in entries:
+            args += [e.id, e.at, json.dumps([e.text, e.from_page, e.at])]
+        self._remember(self._conversation_keys(conversation), args)
+
+    def transcript(self, conversation: str) -> Transcript:
+        """The entries oldest first, and whether the conversation is known."""
+        entries_key, times_key, known_key = self._conversation_keys(conversation)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(times_key, 0, -1)
+            pipe.hgetall(entries_key)
+            pipe.get(known_key)
+            ids, stored, known = pipe.execute()
+        entries = []
+        for raw_id in ids:
+            raw = stored.get(raw_id)
+            if raw is not None:
+                text, from_page, at = json.loads(raw)
+                entries.append(Entry(raw_id.decode(), text, bool(from_page), float(at)))
+        if known is None:
+            return Transcript()
+        return Transcript(entries, known == b"1")
+
+    def forget(self, conversation: str) -> None:
+        """Drop the conversation's keys; it is unknown again."""
+        self.redis.delete(*self._conversation_keys(conversation))
+
+    def allow_read(self, page: str) -> bool:
+        """A sliding one-second window of at most `reads_per_second` calls per page."""
+        if self.reads_per_second <= 0:
+            return False
+        now = self.clock()
+        keys = [self.prefix + f"reads:{page}", self.prefix + f"reads-hold:{page}"]
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
+        return bool(self._allow(keys, [now, self.reads_per_second, member]))
+
+    def hold_reads(self, page: str, seconds: float) -> None:
+        """No reads for the page until now + seconds; a longer hold wins (same script as a
+        pause)."""
+        key = self.prefix + f"reads-hold:{page}"
+        self._pause(keys=[key], args=[self.clock() + seconds, int((seconds + 60) * 1000)])

@@ -1,0 +1,116 @@
+"""The conversation transcript and the Conversations API allowance, in the SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import Entry, Transcript
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS transcript (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, id TEXT NOT NULL,
+    at REAL NOT NULL, from_page INTEGER NOT NULL, text TEXT NOT NULL,
+    UNIQUE (conversation, id));
+CREATE INDEX IF NOT EXISTS transcript_by_time ON transcript (conversation, at);
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation TEXT PRIMARY KEY, known INTEGER NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS conversations_by_expiry ON conversations (expires_at);
+CREATE TABLE IF NOT EXISTS reads (page TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS reads_by_page ON reads (page, at);
+CREATE TABLE IF NOT EXISTS read_holds (page TEXT PRIMARY KEY, until REAL NOT NULL);
+"""
+
+
+class SQLiteMemory:
+    """Mixed into the SQLite store: uses its connection, write transaction and clock."""
+
+    keep: int
+    max_age: float
+    reads_per_second: int
+
+    def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
+        """Insert new ids, keep the newest `keep`, and push the conversation's expiry on."""
+        now = self.clock()
+        with self._db() as db:
+            row = db.execute(
+                "SELECT known, expires_at FROM conversations WHERE conversation = ?",
+                (conversation,),
+            ).fetchone()
+            alive = row is not None and row[1] >= now
+            if row is not None and not alive:  # expired: start afresh, unknown again
+                db.execute("DELETE FROM transcript WHERE conversation = ?", (conversation,))
+            db.executemany(
+                """INSERT INTO transcript (conversation, id, at, from_page, text)
+                   VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation, id) DO NOTHING""",
+                [(conversation, e.id, e.at, int(e.from_page), e.text) for e in entries],
+            )
+            db.execute(
+                """DELETE FROM transcript WHERE conversation = :c AND seq NOT IN (
+                       SELECT seq FROM transcript WHERE conversation = :c
+                       ORDER BY at DESC, seq DESC LIMIT :keep)""",
+                {"c": conversation, "keep": self.keep},
+            )
+            db.execute(
+                """INSERT INTO conversations (conversation, known, expires_at) VALUES (?, ?, ?)
+                   ON CONFLICT (conversation) DO UPDATE
+                   SET known = max(excluded.known, CASE WHEN ? THEN known ELSE 0 END),
+                       expires_at = excluded.expires_at""",
+                (conversation, int(known), now + self.max_age, int(alive)),
+            )
+
+    def transcript(self, conversation: str) -> Transcript:
+        """A read only: the entries oldest first, when the conversation has not expired."""
+        db = self._connection()
+        row = db.execute(
+            "SELECT known FROM conversations WHERE conversation = ? AND expires_at >= ?",
+            (conversation, self.clock()),
+        ).fetchone()
+        if row is None:
+            return Transcript()
+        rows = db.execute(
+            """SELECT id, text, from_page, at FROM transcript WHERE conversation = ?
+               ORDER BY at, seq""",
+            (conversation,),
+        ).fetchall()
+        entries = [Entry(i, text, bool(page), at) for i, text, page, at in rows]
+        return Transcript(entries, bool(row[0]))
+
+    def forget(self, conversation: str) -> None:
+        """Drop the conversation's entries; it is unknown again."""
+        with self._db() as db:
+            db.execute("DELETE FROM transcript WHERE conversation = ?", (conversation,))
+            db.execute("DELETE FROM conversations WHERE conversation = ?", (conversation,))
+
+    def allow_read(self, page: str) -> bool:
+        """A sliding one-second window of at most `reads_per_second` calls per page."""
+        now = self.clock()
+        with self._db() as db:
+            held = db.execute(
+                "SELECT 1 FROM read_holds WHERE page = ? AND until > ?", (page, now)
+            ).fetchone()
+            if held or self.reads_per_second <= 0:
+                return False
+            db.execute("DELETE FROM reads WHERE page = ? AND at <= ?", (page, now - 1.0))
+            (used,) = db.execute("SELECT count(*) FROM reads WHERE page = ?", (page,)).fetchone()
+            if used >= self.reads_per_second:
+                return False
+            db.execute("INSERT INTO reads (page, at) VALUES (?, ?)", (page, now))
+            return True
+
+    def hold_reads(self, page: str, seconds: float) -> None:
+        """No reads for the page until now + seconds (a longer hold wins)."""
+        self._connection().execute(
+            """INSERT INTO read_holds (page, until) VALUES (?, ?)
+               ON CONFLICT (page) DO UPDATE SET until = max(until, excluded.until)""",
+            (page, self.clock() + seconds),
+        )
+
+    def _sweep_memory(self, db, now: float) -> None:
+        """Drop expired conversations with their entries (called from the store's sweep)."""
+        db.execute(
+            """DELETE FROM transcript WHERE conversation IN (
+                   SELECT conversation FROM conversations WHERE expires_at < ?)""",
+            (now,),
+        )
+        db.execute("DELETE FROM conversations WHERE expires_at < ?", (now,))
+        db.execute("DELETE FROM read_holds WHERE until < ?", (now,))
