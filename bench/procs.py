@@ -1,6 +1,8 @@
 """The processes a benchmark row needs: stand-ins, the service as the Procfile runs it, Redis.
 
-Every process starts in its own session, so its whole process group can be measured from
+The service may come from another checkout (`--service-dir`, e.g. a `git worktree` of an older
+commit): its Procfile, gunicorn.conf.py and code are used, the bench stays this one. Every
+process starts in its own session, so its whole process group can be measured from
 /proc and ended with one signal, and a Ctrl-C in the terminal reaches only the driver, which
 then ends them itself.
 """
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,9 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOOPBACK = "127.0.0.1"
 
-# Settings the service reads; inherited values are dropped so only the benchmark's apply.
-SERVICE_PREFIXES = ("FB_", "OPENAI_", "WEB_", "GUNICORN_")
+# Settings the service reads; inherited values are dropped so only the benchmark's apply
+# (with every name the checkout's .env.example lists, and PYTHONPATH, which could load the
+# code of another checkout).
+SERVICE_PREFIXES = ("FB_", "OPENAI_", "WEB_", "GUNICORN_", "GRAPH_", "LEDGER_", "SPEND_")
 SERVICE_NAMES = {
+    "PYTHONPATH",
     "PORT",
     "LEDGER_PATH",
     "REDIS_URL",
@@ -50,9 +56,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def procfile_command(env: dict[str, str]) -> list[str]:
+def procfile_command(env: dict[str, str], service_dir: Path = ROOT) -> list[str]:
     """The Procfile's `web:` command with only $VARS filled in, so we run what Heroku runs."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    for line in (service_dir / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
             command = re.sub(
                 r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
@@ -67,12 +73,18 @@ def procfile_command(env: dict[str, str]) -> list[str]:
     raise RuntimeError("Procfile has no web: line")
 
 
-def service_env(settings: dict[str, str]) -> dict[str, str]:
+def documented_names(service_dir: Path) -> set[str]:
+    """Every setting the checkout's .env.example names, commented out or not."""
+    path = service_dir / ".env.example"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+
+
+def service_env(settings: dict[str, str], service_dir: Path = ROOT) -> dict[str, str]:
     """The driver's environment minus the service's settings, plus the benchmark's own."""
+    drop = SERVICE_NAMES | documented_names(service_dir)
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(SERVICE_PREFIXES) and k not in SERVICE_NAMES
+        k: v for k, v in os.environ.items() if not k.startswith(SERVICE_PREFIXES) and k not in drop
     }
     # The venv that runs the driver also provides gunicorn, as the Procfile expects on PATH.
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
@@ -88,28 +100,62 @@ class Procs:
         """Logs (and the SQLite ledger) go to workdir."""
         self.workdir = workdir
         self.started: list[subprocess.Popen] = []
+        self.latest: dict[str, subprocess.Popen] = {}  # by name: the one running now
+        self.how: dict[str, tuple] = {}  # by name: argv, env, cwd, to start it again
+        self.carried: dict[str, float] = {}  # by name: CPU of killed instances
+        self.lock = threading.Lock()  # a restart on a timer thread never races stop()
+        self.stopped = False
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None):
-        """Start one process in its own session, its output in workdir/<name>.log."""
-        with open(self.workdir / f"{name}.log", "wb") as log:
+    def start(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+    ):
+        """Start one process in its own session, its output appended to workdir/<name>.log."""
+        with self.lock, open(self.workdir / f"{name}.log", "ab") as log:
+            if self.stopped:
+                raise RuntimeError(f"not starting {name}: the row has ended")
             proc = subprocess.Popen(
                 argv,
-                cwd=ROOT,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.started.append(proc)
+            self.started.append(proc)
+            self.latest[name] = proc
+            self.how[name] = (argv, env, cwd)
         return proc
+
+    def crash(self, name: str) -> None:
+        """SIGKILL the process's whole group at once (a gunicorn master and all its workers)."""
+        proc = self.latest[name]
+        self.carried[name] = self.cpu(name)  # the dead group's CPU stays counted
+        _signal_group(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        with self.lock:
+            if proc.returncode is not None and proc in self.started:
+                self.started.remove(proc)  # gone: never signal its (reusable) pid again
+
+    def restart(self, name: str):
+        """Start it again exactly as before: same command, environment and directory."""
+        argv, env, cwd = self.how[name]
+        return self.start(name, argv, env, cwd)
+
+    def cpu(self, name: str) -> float:
+        """CPU seconds of the running instance's group plus those of instances killed before."""
+        return group_cpu(self.latest[name].pid) + self.carried.get(name, 0.0)
 
     def stop(self) -> None:
         """End each process group: a polite signal, then SIGKILL for anything left after 5 s."""
-        for proc in self.started:
+        with self.lock:
+            self.stopped = True
+            started = list(self.started)
+        for proc in started:
             _signal_group(proc.pid, signal.SIGINT)
         deadline = time.monotonic() + 5
-        for proc in self.started:
+        for proc in started:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.1, deadline - time.monotonic()))
             _signal_group(proc.pid, signal.SIGKILL)

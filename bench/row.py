@@ -7,17 +7,15 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import config
-
+from . import kills, limits
 from . import procs as P
+from .batch import drive_batch
 from .driver import Delivery, Target, drive
 from .tally import percentile, tally
 
@@ -25,6 +23,7 @@ FALLBACK = "BENCH FALLBACK: sorry, no answer right now."
 HISTORY_MESSAGES = 10
 WARMUP_MESSAGES = 2
 APP_SECRET = "bench-app-secret"
+CRASH_AT, CRASH_DOWN = 2.0, 1.0  # seconds into the run; seconds before the restart
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class Row:
     budget: float = 15.0
     delivery: Delivery = field(default_factory=Delivery)
     kill_worker: bool = False
+    crash: bool = False  # the whole service SIGKILLed and started again
+    batch: bool = False  # every person's one message in a single POST
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Setup:
     workers: int | None = None
     threads: int | None = None
     keep: bool = False
+    conversations_per_second: int = limits.CONVERSATIONS_PER_SECOND
+    service_dir: Path = P.ROOT
 
 
 def _call(port: int, method: str, path: str, body: dict | None = None) -> dict:
@@ -65,38 +68,53 @@ def _call(port: int, method: str, path: str, body: dict | None = None) -> dict:
         conn.close()
 
 
-def _settle(graph_port: int, quiet: float, limit: float) -> dict:
-    """Stand-in stats once no reply has arrived for `quiet` seconds (late sends count too)."""
+def _settle(graph_port: int, people: list[str], expected: int, quiet: float, limit: float) -> dict:
+    """Stand-in stats once every message has a reply, or none came for `quiet` seconds."""
     deadline = time.monotonic() + limit
     stats = _call(graph_port, "GET", "/_stats")
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        total = sum(len(r) for r in stats["replies"].values())
+        total = sum(len(stats["replies"].get(who, [])) for who in people)
         if total != last:
             last, since = total, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            break
+        elif time.monotonic() - since >= (0.5 if total >= expected else quiet):
+            break  # late duplicates still get half a second to show up
         time.sleep(0.25)
         stats = _call(graph_port, "GET", "/_stats")
     return stats
 
 
-def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, object, object, object]:
-    """Stand-ins, optional Redis and the service, each ready; (target, procs of each)."""
+def _wait_workers(service, wanted: int | None) -> int:
+    """Wait for gunicorn's workers: `wanted` of them, or until their number holds for 1 s."""
+    deadline = time.monotonic() + 30
+    seen, steady = 0, time.monotonic()
+    while time.monotonic() < deadline:
+        now = len(P.children(service.pid))
+        if wanted and now >= wanted:
+            return now
+        if now != seen:
+            seen, steady = now, time.monotonic()
+        elif not wanted and now and time.monotonic() - steady >= 1.0:
+            return now
+        time.sleep(0.1)
+    return seen
+
+
+def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
+    """Stand-ins, optional Redis and the service, each ready; target, workers, service's cwd."""
     graph_port, model_port, port = P.free_port(), P.free_port(), P.free_port()
     standins = procs.start(
         "standins",
         [sys.executable, "-m", "bench.standins", "--graph-port", str(graph_port)]
         + ["--model-port", str(model_port), "--fault", "none"]
         + ["--graph-latency", str(setup.graph_latency)]
-        + ["--model-latency", str(setup.model_latency)],
+        + ["--model-latency", str(setup.model_latency)]
+        + ["--conversations-per-second", str(setup.conversations_per_second)],
     )
     P.wait_http(graph_port, "/_stats", standins, 15, "standins", procs)
-    redis = None
     redis_url = setup.redis_url
     if setup.store == "redis" and not redis_url:
         redis_url = P.start_redis(procs)
-        redis = procs.started[-1]
     settings = {
         "FB_APP_SECRET": APP_SECRET,
         "FB_VERIFY_TOKEN": "bench-verify-token",
@@ -108,45 +126,23 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, object, obje
         "GUNICORN_CMD_ARGS": f"--bind {P.LOOPBACK}:{port}",  # loopback only
         "REQUEST_BUDGET_SECONDS": str(row.budget),
         "LEDGER_PATH": str(procs.workdir / "ledger.sqlite3"),
+        # Set even when empty: a .env beside the service must not point it at another Redis.
+        "REDIS_URL": redis_url if setup.store == "redis" else "",
         "SPEND_LIMIT": "1000",
         "FALLBACK_REPLY": FALLBACK,
         "SYSTEM_PROMPT": "",
         "HISTORY_MESSAGES": str(HISTORY_MESSAGES),
     }
-    if setup.store == "redis":
-        settings["REDIS_URL"] = redis_url
     if setup.workers:
         settings["WEB_CONCURRENCY"] = str(setup.workers)
     if setup.threads:
         settings["WEB_THREADS"] = str(setup.threads)
-    env = P.service_env(settings)
-    service = procs.start("service", P.procfile_command(env), env)
+    env = P.service_env(settings, setup.service_dir)
+    argv = P.procfile_command(env, setup.service_dir)
+    service = procs.start("service", argv, env, cwd=setup.service_dir)
     P.wait_http(port, "/healthz", service, 60, "service", procs)
-    workers = setup.workers or config.cores() + 1  # gunicorn.conf.py default
-    deadline = time.monotonic() + 30
-    while len(P.children(service.pid)) < workers and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return Target(port, graph_port, APP_SECRET), standins, service, redis
-
-
-def _killer(service_pid: int, at: float, log: dict):
-    """A callback that SIGKILLs one gunicorn worker `at` seconds after the clock starts."""
-
-    def on_start(started: float) -> None:
-        """Arm the timer when the measured phase begins."""
-
-        def kill() -> None:
-            """Kill the first worker found, mid-request; remember which and when."""
-            workers = P.children(service_pid)
-            if workers:
-                os.kill(workers[0], signal.SIGKILL)
-                log.update(pid=workers[0], at=round(time.perf_counter() - started, 2))
-
-        timer = threading.Timer(at, kill)
-        timer.daemon = True
-        timer.start()
-
-    return on_start
+    workers = _wait_workers(service, setup.workers)
+    return Target(port, graph_port, APP_SECRET), workers, os.readlink(f"/proc/{service.pid}/cwd")
 
 
 def run_row(row: Row, setup: Setup) -> dict:
@@ -163,10 +159,11 @@ def run_row(row: Row, setup: Setup) -> dict:
 
 def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     """Start, warm up, measure, settle, tally."""
-    target, standins, service, redis = _start(row, setup, procs)
+    target, workers, service_cwd = _start(row, setup, procs)
     nonce = str(secrets.randbelow(900_000) + 100_000)  # ids unique even on a shared Redis
     warm = [f"9{nonce}{i:05d}" for i in range(setup.warmup_people)]
-    warm_out, warm_wall, _ = drive(target, warm, WARMUP_MESSAGES, Delivery(), 120)
+    warm_out, warm_wall, _ = drive(target, warm, WARMUP_MESSAGES, Delivery(), 300)
+    time.sleep(1.0)  # the warm-up's history reads leave Meta's 1 s window
     if row.fault != "none":
         _call(target.graph_port, "POST", "/_fault", {"fault": row.fault})
 
@@ -176,36 +173,55 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     }
     people = [f"1{nonce}{i:05d}" for i in range(row.people)]
     d = row.delivery
-    attempts = len(d.backoffs) + 1
-    limit = row.messages * attempts * (d.timeout + max(d.backoffs, default=0)) * 2 + 30
+    limit = row.messages * d.worst() + 30
     per_message = setup.model_latency + 3 * setup.graph_latency
     killed: dict = {}
     on_start = None
     if row.kill_worker:  # mid model call of the second message
         at = per_message + 2 * setup.graph_latency + setup.model_latency / 2
-        on_start = _killer(service.pid, at, killed)
+        on_start = kills.kill_worker(procs, at, killed)
+    if row.crash:
+        on_start = kills.crash(procs, target.service_port, CRASH_AT, CRASH_DOWN, killed)
 
     before_counts = _call(target.graph_port, "GET", "/_stats")["counts"]
-    cpu0 = _cpu(service, standins, redis)
+    _call(target.graph_port, "POST", "/_mark")
+    cpu0 = _cpu(procs)
     box0, tcp0 = P.box_ticks(), P.tcp_counters()
-    outcome, wall, finished = drive(target, people, row.messages, d, limit, on_start)
-    cpu1 = _cpu(service, standins, redis)
+    if row.batch:
+        outcome, wall, finished = drive_batch(target, people, d, limit)
+    else:
+        outcome, wall, finished = drive(target, people, row.messages, d, limit, on_start)
     box1, tcp1 = P.box_ticks(), P.tcp_counters()
-    stats = _settle(target.graph_port, quiet=1.0, limit=row.budget + 10)
+    deadline = time.monotonic() + CRASH_AT + CRASH_DOWN + 70
+    while row.crash and not {"ready_at", "error"} & killed.keys() and time.monotonic() < deadline:
+        time.sleep(0.1)  # a short run must not end before the restart did
+    sent = row.people * row.messages
+    quiet = setup.model_latency + 1.0
+    stats = _settle(target.graph_port, people, sent, quiet, row.budget + 10)
+    cpu1 = _cpu(procs)  # after the settle: work done after the 200 counts too
 
     counted = tally(stats["replies"], people, row.messages, FALLBACK, HISTORY_MESSAGES)
     counts = {k: v - before_counts.get(k, 0) for k, v in stats["counts"].items()}
     graph_calls = sum(counts.get(k, 0) for k in ("history", "sender_action", "send"))
-    sent = row.people * row.messages
+    conversations = stats["conversations"]
+    # Until the last POST returned or the last reply arrived, whichever was later.
+    last_reply = max((t for p in people for t in stats["reply_times"].get(p, [])), default=0)
+    total_wall = max(wall, last_reply - outcome.started_at)
     ideal = row.messages * per_message
     busy, total = (b - a for a, b in zip(box0, box1, strict=True))
     cpu_ms = {k: (cpu1[k] - cpu0[k]) * 1000 / sent for k in cpu0}
+    fallbacks_ok = not row.batch or counted.fallbacks == 0
     return {
         "row": row.name,
         "fault": row.fault,
         "people": row.people,
         "messages": row.messages,
         "budget_s": row.budget,
+        "model_latency_s": setup.model_latency,
+        "graph_latency_s": setup.graph_latency,
+        "store": setup.store,
+        "service_dir": service_cwd,  # where the running service was started, read from /proc
+        "workers": workers,
         "sent": sent,
         "replies": counted.replies,
         "lost": counted.lost,
@@ -213,6 +229,14 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "fallbacks": counted.fallbacks,
         "unknown_replies": counted.unknown,
         "wrong_context": counted.wrong_context,
+        "fidelity_pct": counted.fidelity_pct,
+        "later_replies": counted.later_replies,
+        "faithful_replies": counted.faithful,
+        "conversations_cap": conversations["cap_per_second"],
+        "conversation_calls": conversations["calls"],
+        "conversations_throttled": conversations["throttled"],
+        "conversations_peak_per_s": conversations["peak_per_second"],
+        "send_refused": counts.get("send_refused", 0),
         "posts": outcome.posts,
         "redeliveries": outcome.redeliveries,
         "undelivered": outcome.undelivered,
@@ -220,10 +244,11 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "p50_ms": percentile(outcome.latencies, 50) * 1000,
         "p99_ms": percentile(outcome.latencies, 99) * 1000,
         "max_ms": max(outcome.latencies, default=float("nan")) * 1000,
-        "msgs_per_s": sent / wall,
-        "wall_s": wall,
+        "msgs_per_s": sent / total_wall,
+        "wall_s": total_wall,
+        "posts_wall_s": wall,
         "ideal_s": ideal,
-        "efficiency": ideal / wall,
+        "efficiency": ideal / total_wall,
         "graph_calls_per_reply": graph_calls / counted.replies if counted.replies else None,
         "model_calls": counts.get("model", 0),
         "stand_in_counts": counts,
@@ -241,10 +266,11 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
             "wall_s": round(warm_wall, 2),
             "undelivered": warm_out.undelivered,
         },
-        "killed_worker": killed or None,
+        "killed_worker": killed if row.kill_worker else None,
+        "crash": killed if row.crash else None,
         "finished": finished,
         "workdir": str(procs.workdir) if setup.keep else None,
-        "pass": finished and counted.lost == 0 and counted.duplicated == 0,
+        "pass": finished and counted.lost == 0 and counted.duplicated == 0 and fallbacks_ok,
     }
 
 
@@ -258,13 +284,10 @@ def _histogram(latencies: list[float], step: float = 0.25) -> dict[str, int]:
     return bands
 
 
-def _cpu(service, standins, redis) -> dict[str, float]:
-    """CPU seconds so far of the service's group, the stand-ins, Redis and the driver."""
+def _cpu(procs: P.Procs) -> dict[str, float]:
+    """CPU seconds so far of the service (killed instances too), stand-ins, Redis, driver."""
     out = {
-        "service": P.group_cpu(service.pid),
-        "standins": P.group_cpu(standins.pid),
-        "driver": P.self_cpu(),
+        name: procs.cpu(name) for name in ("service", "standins", "redis") if name in procs.latest
     }
-    if redis is not None:
-        out["redis"] = P.group_cpu(redis.pid)
+    out["driver"] = P.self_cpu()
     return out

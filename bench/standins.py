@@ -3,9 +3,13 @@
     python -m bench.standins --graph-port 8101 --model-port 8102 --model-latency 1.0
 
 Graph: `GET /{version}/{page}/conversations` lists the stored conversation newest first;
-`POST /{version}/{page}/messages` records replies and sender actions. A person's message is
-stored with `POST /_inbound` (the benchmark does this before posting the webhook, as Meta
-stores a message before it calls the webhook). `GET /_stats` returns counts and every reply.
+`POST /{version}/{page}/messages` records replies and sender actions. Meta's limits apply
+(bench/limits.py): `--conversations-per-second` (default 2, Meta's; 0 = no cap) per page in
+any 1 s window, throttled calls counted too; send text over 2000 characters refused. A
+person's message is stored with `POST /_inbound` (the benchmark does this before posting the
+webhook, as Meta stores a message before it calls the webhook). `POST /_mark` starts the
+measured phase; `GET /_stats` returns counts, every reply with its arrival time, and the
+Conversations API figures since the mark.
 Model: `POST /v1/chat/completions` answers after the configured latency, refusing what the
 chosen kind of server refuses (`--model-kind`, bench/model_kinds.py). Faults are injected by
 name (see FAULTS) and can be changed at run time with `POST /_fault`.
@@ -17,16 +21,15 @@ import argparse
 import contextlib
 import itertools
 import json
+import re
 import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from app.emulator.local_graph import JsonHandler
-
-from . import model_kinds
+from . import limits, model_kinds
 
 FAULTS = {
     "none": "no faults",
@@ -34,7 +37,7 @@ FAULTS = {
     "model429": "every model call answers 429",
     "model_slow": "every model call takes 30 s (past any request budget)",
     "graph500": "every history call answers 500",
-    "graph613": "every history call answers Graph error 613 (throttled)",
+    "graph613": "every history call answers Graph error 613 (throttled), whatever the rate",
     "send500once": "the first send of each reply answers 500 with an error body",
 }
 
@@ -43,8 +46,14 @@ class State:
     """Everything the stand-ins remember, shared by both servers' threads."""
 
     def __init__(
-        self, graph_latency: float, model_latency: float, fault: str, model_kind: str = "ollama"
+        self,
+        graph_latency: float,
+        model_latency: float,
+        fault: str,
+        model_kind: str = "ollama",
+        conversations_per_second: int = limits.CONVERSATIONS_PER_SECOND,
     ) -> None:
+        """Latencies in seconds; the cap is Meta's unless a row asks for another."""
         self.lock = threading.Lock()
         self.model_kind = model_kind
         self.graph_latency = graph_latency
@@ -52,6 +61,8 @@ class State:
         self.fault = fault
         self.conversations: dict[tuple[str, str], list[dict]] = defaultdict(list)
         self.replies: dict[str, list[str]] = defaultdict(list)
+        self.reply_times: dict[str, list[float]] = defaultdict(list)  # epoch seconds
+        self.conversations_limit = limits.ConversationsLimit(conversations_per_second)
         self.counts: dict[str, int] = defaultdict(int)
         self.failed_once: set[str] = set()
         self.ids = itertools.count(1)
@@ -61,30 +72,55 @@ class State:
             self.counts[name] += 1
 
     def stats(self) -> dict:
+        """Counts, replies and their arrival times, and the Conversations API figures."""
         with self.lock:
-            return {"counts": dict(self.counts), "replies": dict(self.replies), "fault": self.fault}
+            out = {
+                "counts": dict(self.counts),
+                "replies": dict(self.replies),
+                "reply_times": dict(self.reply_times),
+                "fault": self.fault,
+            }
+        out["conversations"] = self.conversations_limit.stats()
+        return out
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class Handler(JsonHandler):
-    """The app's JSON handler (keep-alive, one write per answer) with the shared state."""
+class Handler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1, one write per answer (no Nagle/delayed-ACK stall), shared state."""
 
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16
     state: State
 
-    def _json(self, status: int, body: object) -> None:
-        """One JSON response."""
-        self._answer(status, body)
+    def log_message(self, *args) -> None:
+        """Quiet: the benchmark counts what matters."""
+
+    def _json(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        """One JSON response, headers and body in one write."""
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
 
     def _body(self) -> dict:
+        """The JSON request body, {} when there is none."""
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
 
 class GraphHandler(Handler):
+    """The Graph API calls the service makes, with Meta's limits, plus the bench's controls."""
+
     def do_GET(self) -> None:
+        """Conversations API reads (rate-limited per page) and the stats."""
         url = urlparse(self.path)
         if url.path == "/_stats":
             return self._json(200, self.state.stats())
@@ -93,17 +129,24 @@ class GraphHandler(Handler):
             return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
         st = self.state
         st.count("history")
+        allowed = st.conversations_limit.admit(parts[1])  # on arrival, as Meta counts it
         time.sleep(st.graph_latency)
         if st.fault == "graph500":
             return self._json(500, {"error": {"code": 2, "message": "service unavailable"}})
-        if st.fault == "graph613":
-            return self._json(400, {"error": {"code": 613, "message": "rate limit"}})
-        person = parse_qs(url.query).get("user_id", [""])[0]
+        if st.fault == "graph613" or not allowed:
+            st.count("history_throttled")
+            return self._json(400, limits.throttled_error(), limits.usage_header(parts[1]))
+        query = parse_qs(url.query)
+        person = query.get("user_id", [""])[0]
+        asked = re.search(r"messages\.limit\((\d+)\)", query.get("fields", [""])[0])
+        # Only the 20 most recent messages can be read; fewer when the field expansion says so.
+        count = min(int(asked.group(1)), 20) if asked else 20
         with st.lock:
-            listed = list(reversed(st.conversations[(parts[1], person)][-20:]))
+            listed = list(reversed(st.conversations[(parts[1], person)][-count:])) if count else []
         return self._json(200, {"data": [{"id": "t_1", "messages": {"data": listed}}]})
 
     def do_POST(self) -> None:
+        """Send API calls and sender actions, and the bench's inbound/mark/fault controls."""
         url = urlparse(self.path)
         body = self._body()
         st = self.state
@@ -117,6 +160,9 @@ class GraphHandler(Handler):
                         "created_time": _now(),
                     }
                 )
+            return self._json(200, {"ok": True})
+        if url.path == "/_mark":
+            st.conversations_limit.start_measuring()
             return self._json(200, {"ok": True})
         if url.path == "/_fault":
             st.fault = body.get("fault", "none")
@@ -132,6 +178,9 @@ class GraphHandler(Handler):
         st.count("send")
         time.sleep(st.graph_latency)
         text = body.get("message", {}).get("text", "")
+        if limits.text_too_long(text):
+            st.count("send_refused")
+            return self._json(400, limits.too_long_error())
         if st.fault == "send500once":
             key = f"{person}:{text}"
             with st.lock:
@@ -142,6 +191,7 @@ class GraphHandler(Handler):
         mid = f"m_out_{next(st.ids)}"
         with st.lock:
             st.replies[person].append(text)
+            st.reply_times[person].append(time.time())
             st.conversations[(page, person)].append(
                 {"id": mid, "message": text, "from": {"id": page}, "created_time": _now()}
             )
@@ -149,7 +199,10 @@ class GraphHandler(Handler):
 
 
 class ModelHandler(Handler):
+    """An OpenAI-compatible server whose reply says how many earlier messages it was given."""
+
     def do_POST(self) -> None:
+        """A chat completion after the configured latency, or the injected failure."""
         body = self._body()
         st = self.state
         st.count("model")
@@ -195,13 +248,25 @@ def main() -> None:
     parser.add_argument("--model-latency", type=float, default=1.0)
     parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
     parser.add_argument(
+        "--conversations-per-second",
+        type=int,
+        default=limits.CONVERSATIONS_PER_SECOND,
+        help="Conversations API calls per page in any 1 s window (Meta: 2; 0 = no cap)",
+    )
+    parser.add_argument(
         "--model-kind",
         choices=model_kinds.KINDS,
         default="ollama",
         help="which server's refusals the model stand-in copies (ollama refuses nothing)",
     )
     args = parser.parse_args()
-    state = State(args.graph_latency, args.model_latency, args.fault, args.model_kind)
+    state = State(
+        args.graph_latency,
+        args.model_latency,
+        args.fault,
+        args.model_kind,
+        args.conversations_per_second,
+    )
     serve(args.graph_port, GraphHandler, state)
     serve(args.model_port, ModelHandler, state)
     print(

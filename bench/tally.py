@@ -24,6 +24,13 @@ class Tally:
     fallbacks: int = 0
     unknown: int = 0  # replies neither the model's nor the fallback text
     wrong_context: int = 0  # model replies that saw a different number of earlier messages
+    later_replies: int = 0  # model replies to a person's 2nd or later message
+    faithful: int = 0  # ... of which saw exactly the conversation so far (up to the limit)
+
+    @property
+    def fidelity_pct(self) -> float | None:
+        """Share of later replies that saw the whole conversation so far; None with none."""
+        return 100.0 * self.faithful / self.later_replies if self.later_replies else None
 
 
 def tally(
@@ -45,9 +52,12 @@ def tally(
             if found and found.group(2) in texts:
                 k = texts[found.group(2)]
                 per_message[k] += 1
-                # Message k follows k earlier messages and k replies (history is read whole).
-                if int(found.group(1)) != min(2 * k, history_limit):
-                    out.wrong_context += 1
+                # Message k (from 0) follows k earlier messages and k replies.
+                right = int(found.group(1)) == min(2 * k, history_limit)
+                out.wrong_context += not right
+                if k >= 1:
+                    out.later_replies += 1
+                    out.faithful += right
             elif reply == fallback:
                 out.fallbacks += 1
                 covers += 1
