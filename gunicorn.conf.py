@@ -28,7 +28,10 @@ workers = _serving["WEB_CONCURRENCY"] or cores() + 1
 threads = _settings["WEB_THREADS"]
 # Above the request budget, so a slow reply is finished rather than killed half-sent.
 timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 15
-graceful_timeout = timeout
+# On SIGTERM (a deploy, a restart) a worker stops accepting and finishes the replies in flight:
+# each ends within the budget (at most 19 s), so budget + 5 s is enough, and stays under the
+# 30 s Heroku allows between SIGTERM and SIGKILL.
+graceful_timeout = int(_settings["REQUEST_BUDGET_SECONDS"]) + 5
 keepalive = 75
 # No access log by default: each event already gets a log line with its outcome, Heroku's
 # router logs every request, and the line cost about 0.5 ms of CPU per message (bench/).

@@ -12,9 +12,10 @@ from flask import Flask
 
 import config as settings_module
 
-from .conversation import Responder, Settings
+from .conversation import Responder
 from .facebook import GraphClient, page_tokens
 from .llm import ChatModel, make_client
+from .settings import Settings
 from .store import Ledger, open_ledger
 
 

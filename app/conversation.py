@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
 
 from . import prompt, text
 from .deadline import Deadline
@@ -22,47 +19,20 @@ from .facebook import GraphClient, GraphError
 from .handover import Handover, person_key
 from .history import History
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
-from .store import Ledger
+from .settings import Settings
+from .store import ANSWERED, BUSY, Ledger, StoreBusy
 
 log = logging.getLogger(__name__)
 
 TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
 TYPING_THREADS = 16
+OWNER_POLL_SECONDS = 0.1
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The knobs of the pipeline, taken from the app's config."""
-
-    fallback_reply: str
-    system_prompt: str = ""
-    history_messages: int = 10
-    history_max_age_hours: float = 24.0
-    send_reserve_seconds: float = 2.5
-    spend_limit: int = 30
-    spend_limit_reply: str = ""
-    page_prompts: Mapping[str, str] = field(default_factory=dict)
-    get_started_payload: str = "GET_STARTED"
-    welcome_message: str = ""
-    model_accepts_images: bool = True
-    image_reply: str = ""
-    sticker_reply: str = ""
-    attachment_reply: str = ""
-    human_pause_minutes: float = 30.0
-    app_id: str = ""
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Each field is the setting of the same name in capitals; pages bring their prompts."""
-        values = {f.name: config[f.name.upper()] for f in fields(cls) if f.name.upper() in config}
-        pages = config.get("FB_PAGE_TOKENS") or {}
-        values["page_prompts"] = {
-            page_id: page["system_prompt"]
-            for page_id, page in pages.items()
-            if page["system_prompt"]
-        }
-        values["app_id"] = config.get("FB_APP_ID", "")
-        return cls(**values)
+class Redeliver(Exception):
+    """The event cannot be settled now (a live worker is still on it, the store is busy, no
+    time is left to start it): it stays unanswered here, and the webhook answers 503 so that
+    Meta delivers it again."""
 
 
 def short_id(person_id: str) -> str:
@@ -84,19 +54,52 @@ class Responder:
         self.history = History(graph, ledger, limit=settings.history_messages)
         # Typing indicators go out beside the model call, never in its way.
         self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
+        self._people = ThreadPoolExecutor(settings.web_threads, thread_name_prefix="person")
+
+    def handle_all(self, received: list[Event], deadline: Deadline) -> bool:
+        """Each person's events in order, different people in parallel, as many at once as a
+        worker has threads; True when every event was settled. An event that cannot start
+        with time enough to answer is left unclaimed (and the person's later ones with it)."""
+        by_person: dict[tuple[str, str], list[Event]] = {}
+        for event in received:
+            by_person.setdefault((event.page_id, event.person_id), []).append(event)
+        groups = list(by_person.values())
+        if len(groups) == 1:
+            return self._settle(groups[0], deadline)
+        return all(self._people.map(lambda group: self._settle(group, deadline), groups))
+
+    def _settle(self, events: list[Event], deadline: Deadline) -> bool:
+        """One person's events in order; False from the first that must be delivered again."""
+        needed = self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
+        for event in events:
+            if deadline.remaining() < needed:
+                log.warning("no time left to answer mid=%s: asking Meta again", event.mid or "-")
+                return False
+            try:
+                self.handle(event, deadline)
+            except Redeliver:
+                return False
+            except Exception:  # never let one event's bug cost the others or give Meta a 500
+                log.exception("event failed mid=%s", event.mid or "-")
+        return True
 
     def handle(self, event: Event, deadline: Deadline) -> str:
         """Run the pipeline for one event and return a short outcome for the log line."""
         started = time.monotonic()
-        outcome = self._route(event, deadline)
-        log.info(
-            "event mid=%s person=%s kind=%s outcome=%s ms=%d",
-            event.mid or "-",
-            short_id(event.person_id),
-            event.kind,
-            outcome,
-            (time.monotonic() - started) * 1000,
-        )
+        try:
+            outcome = self._route(event, deadline)
+        except Redeliver as exc:
+            outcome = f"redeliver ({exc})"
+            raise
+        finally:
+            log.info(
+                "event mid=%s person=%s kind=%s outcome=%s ms=%d",
+                event.mid or "-",
+                short_id(event.person_id),
+                event.kind,
+                outcome,
+                (time.monotonic() - started) * 1000,
+            )
         return outcome
 
     def _route(self, event: Event, deadline: Deadline) -> str:
@@ -106,35 +109,57 @@ class Responder:
             if self.handover.from_team(event):
                 self.history.team(event)
             return self.handover.echo(event)
+        if not event.from_person:
+            return f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
         if not self.graph.serves(event.page_id):
-            return f"ignored (no token for page {event.page_id})"
-        if event.standby and event.from_person:
+            return f"ignored (not our page {event.page_id})"
+        if event.standby:
             self.history.heard(event)  # another app owns the thread; the record stays whole
             return f"ignored (standby {event.kind})"
-        if not event.answerable:
-            return f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
         self.history.heard(event)
-        if not self.ledger.claim(event.key):
-            return "duplicate (already claimed)"
+        state = self._claim(event, deadline)
+        if state == ANSWERED:
+            return "duplicate (already answered)"
         if self.ledger.paused(person_key(event)):
             self.ledger.answered(event.key)
             return "quiet (someone from the page is replying)"
         return self._in_turn(event, deadline)
+
+    def _claim(self, event: Event, deadline: Deadline) -> str:
+        """Take the message, or learn it was answered; while a live worker is answering it,
+        wait (within the budget) to learn how it ended, and take it over if that worker dies."""
+        needed = self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
+        try:
+            state = self.ledger.claim(event.key)
+            while state == BUSY and deadline.remaining() > needed + OWNER_POLL_SECONDS:
+                time.sleep(OWNER_POLL_SECONDS)
+                state = self.ledger.claim(event.key)
+        except StoreBusy as exc:
+            raise Redeliver(str(exc)) from None
+        if state == BUSY:
+            raise Redeliver("a live worker is still answering it")
+        return state
 
     def _in_turn(self, event: Event, deadline: Deadline) -> str:
         """Wait for this person's earlier messages to be answered, then answer this one."""
         # Leave enough of the budget to still answer after waiting.
         wait = deadline.remaining() - self.settings.send_reserve_seconds - 2 * MIN_ATTEMPT_SECONDS
         person = person_key(event)
-        with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as in_turn:
-            if not in_turn:
-                log.warning("answering out of turn mid=%s: earlier messages still open", event.mid)
-            try:
-                outcome = self._answer(event, deadline)
-            except Exception:  # a bug must not cost the person their reply
-                log.exception("pipeline failed mid=%s, sending the fallback", event.mid)
-                fallback = self.settings.fallback_reply
-                outcome = self._deliver(event, fallback, "fallback after error", deadline)
+        try:
+            with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as turn:
+                if not turn:
+                    log.warning("answering out of turn mid=%s: earlier ones still open", event.mid)
+                try:
+                    outcome = self._answer(event, deadline)
+                except Redeliver:
+                    raise
+                except Exception:  # a bug must not cost the person their reply
+                    log.exception("pipeline failed mid=%s, sending the fallback", event.mid)
+                    fallback = self.settings.fallback_reply
+                    outcome = self._deliver(event, fallback, "fallback after error", deadline)
+        except Redeliver:
+            self.ledger.release(event.key)  # not answered: the redelivery may take it at once
+            raise
         self.ledger.answered(event.key)
         return outcome
 
@@ -192,8 +217,12 @@ class Responder:
     def _deliver(self, event: Event, reply: str, source: str, deadline: Deadline, **extra) -> str:
         """Split, send in order, keep what went out in the transcript, and say how it went."""
         parts = text.split(reply)
-        sent = self._send(event, parts, deadline)
+        sent, failure = self._send(event, parts, deadline)
         self.history.replied(event, sent)
+        if failure is not None and not sent and failure.sent is False and failure.transient:
+            # Nothing went out, provably, and trying later may work: ask Meta again rather
+            # than acknowledge a message nobody answered.
+            raise Redeliver(f"no reply could be sent: {failure}")
         if len(sent) < len(parts):
             return f"send failed after {len(sent)}/{len(parts)} parts ({source})"
         details = "".join(f" {k}={v}" for k, v in extra.items())
@@ -221,18 +250,20 @@ class Responder:
             return self.settings.fallback_reply, "fallback", exc.usage
         return answer.text, "model", answer.usage
 
-    def _send(self, event: Event, parts: list[str], deadline: Deadline) -> list[tuple[str, str]]:
+    def _send(
+        self, event: Event, parts: list[str], deadline: Deadline
+    ) -> tuple[list[tuple[str, str]], GraphError | None]:
         """Send the parts in order, each after the previous succeeded; return Meta's id and the
-        text of each part that went out."""
+        text of each part that went out, and the error that stopped the rest."""
         sent = []
         for index, part in enumerate(parts):
             try:
                 mid = self.graph.send_text(event.page_id, event.person_id, part, deadline)
             except GraphError as exc:
                 log.error("send failed mid=%s part=%d: %s", event.mid, index + 1, exc)
-                break
+                return sent, exc
             sent.append((mid, part))
-        return sent
+        return sent, None
 
 
 def _after(typing: Future) -> None:

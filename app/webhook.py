@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, current_app, request
 
@@ -14,8 +13,6 @@ from .deadline import Deadline
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
-
-MAX_PARALLEL_PEOPLE = 8
 
 
 @bp.get("/webhook")
@@ -48,30 +45,10 @@ def receive():
     if not received:
         log.info("webhook body with no events we handle (object=%s)", _object_of(payload))
         return "EVENT_RECEIVED", 200
-    _handle_all(received, deadline)
+    if not current_app.extensions["messenger"].handle_all(received, deadline):
+        # Answered events dedup when Meta sends the body again; the rest get answered then.
+        return "some events could not be answered now; deliver again", 503
     return "EVENT_RECEIVED", 200
-
-
-def _handle_all(received: list[events.Event], deadline: Deadline) -> None:
-    """Each person's events in order; different people in parallel, all inside one budget."""
-    responder = current_app.extensions["messenger"]
-    by_person: dict[tuple[str, str], list[events.Event]] = {}
-    for event in received:
-        by_person.setdefault((event.page_id, event.person_id), []).append(event)
-
-    def run(batch: list[events.Event]) -> None:
-        for event in batch:
-            try:
-                responder.handle(event, deadline)
-            except Exception:  # never let one event's bug cost the others or give Meta a 500
-                log.exception("event failed mid=%s", event.mid or "-")
-
-    groups = list(by_person.values())
-    if len(groups) == 1:
-        run(groups[0])
-        return
-    with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_PEOPLE)) as pool:
-        list(pool.map(run, groups))
 
 
 def _object_of(payload) -> str:

@@ -161,16 +161,17 @@ def post(client):
     return _post
 
 
+def post_signed(app, body):
+    """POST a body to an app's webhook, signed like Meta does."""
+    raw = json.dumps(body).encode()
+    headers = {"X-Hub-Signature-256": sign(raw, app.config["FB_APP_SECRET"])}
+    return app.test_client().post("/webhook", data=raw, headers=headers)
+
+
 @pytest.fixture
 def post_to():
     """POST a signed body to another app built in the test."""
-
-    def _post(app, body):
-        raw = json.dumps(body).encode()
-        headers = {"X-Hub-Signature-256": sign(raw, app.config["FB_APP_SECRET"])}
-        return app.test_client().post("/webhook", data=raw, headers=headers)
-
-    return _post
+    return post_signed
 
 
 def graph_ok(mock, history: list[dict] | None = None) -> None:
@@ -182,6 +183,7 @@ def graph_ok(mock, history: list[dict] | None = None) -> None:
         return 200, {}, json.dumps({"recipient_id": PERSON, "message_id": f"m_out_{next(ids)}"})
 
     mock.add_callback(responses.POST, f"{GRAPH}/{PAGE}/messages", send)
+    mock.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE, "name": "Test Page"})
     mock.add(
         responses.GET,
         f"{GRAPH}/{PAGE}/conversations",

@@ -9,7 +9,16 @@ import httpx2
 import responses
 
 from app import create_app
-from tests.conftest import GRAPH, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import (
+    GRAPH,
+    PAGE,
+    PERSON,
+    Clock,
+    body_of,
+    graph_ok,
+    sent_texts,
+    text_event,
+)
 
 
 class Conversation:
@@ -101,17 +110,138 @@ def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, gr
     assert sent_texts(graph) == ["only once"] and len(model.requests) == 1
 
 
-def test_abandoned_claim_is_answered_on_redelivery(app, post, graph, model):
+def test_a_dead_workers_message_is_taken_over_and_answered_on_redelivery(app, post, graph):
+    from app.store import SQLiteLedger
+    from app.store.base import OWNER_TTL_SECONDS
+
     graph_ok(graph)
     store = app.extensions["messenger"].ledger.store
-    now = [time.time()]
-    store.clock = lambda: now[0]
-    store.claim("m_orphan")  # a worker claimed it and died
-    post(body_of(text_event("hi", mid="m_orphan")))
-    assert sent_texts(graph) == []
-    now[0] += store.lease + 1
-    post(body_of(text_event("hi", mid="m_orphan")))
+    clock = store.clock = Clock()
+    dead = SQLiteLedger(store.path, lease=store.lease, ttl=store.ttl, window=60, clock=clock)
+    dead.claim("m_orphan")  # another worker claimed it, then was SIGKILLed
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 0.1)
+    assert post(body_of(text_event("hi", mid="m_orphan"))).status_code == 200
     assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_a_redelivery_waits_for_the_live_worker_and_gets_200_once_it_answered(
+    settings, model, graph
+):
+    graph_ok(graph)
+    in_model, release = threading.Event(), threading.Event()
+
+    def answer(body):
+        in_model.set()
+        release.wait(5)
+        return model.answer("only once")
+
+    model.handler = answer
+    first, second = (create_app(settings, openai_client=model.client()) for _ in range(2))
+    raw = json.dumps(body_of(text_event("hi", mid="m_wait"))).encode()
+    from app.signature import sign
+
+    headers = {"X-Hub-Signature-256": sign(raw, settings["FB_APP_SECRET"])}
+    statuses = {}
+
+    def deliver(name, app):
+        statuses[name] = app.test_client().post("/webhook", data=raw, headers=headers).status_code
+
+    owner = threading.Thread(target=deliver, args=("first", first))
+    owner.start()
+    assert in_model.wait(5)
+    store = second.extensions["messenger"].ledger.store
+    tries, waited = store.claim, threading.Event()
+
+    def claim(key):
+        found = tries(key)
+        if found == "busy":
+            waited.set()  # the redelivery found the first worker answering: it waits
+        return found
+
+    store.claim = claim
+    again = threading.Thread(target=deliver, args=("redelivery", second))
+    again.start()
+    assert waited.wait(5)
+    release.set()
+    owner.join()
+    again.join()
+    assert statuses == {"first": 200, "redelivery": 200}
+    assert sent_texts(graph) == ["only once"]
+
+
+def test_a_redelivery_that_cannot_learn_the_outcome_in_time_gets_503(settings, model, graph):
+    from app.store import SQLiteLedger
+
+    graph_ok(graph)
+    app = create_app(
+        dict(settings, REQUEST_BUDGET_SECONDS=2, SEND_RESERVE_SECONDS=0.5),
+        openai_client=model.client(),
+    )
+    store = app.extensions["messenger"].ledger.store
+    live = SQLiteLedger(store.path, lease=store.lease, ttl=store.ttl, window=60)
+    live.claim("m_slow")  # a live worker that will not finish within this request's budget
+    from tests.conftest import post_signed
+
+    assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 503
+    assert sent_texts(graph) == [] and model.requests == []
+    live.stop_heartbeat()
+
+
+def test_a_busy_store_never_grants_a_claim_and_asks_meta_again(app, post, graph, model):
+    import sqlite3
+
+    graph_ok(graph)
+    store = app.extensions["messenger"].ledger.store
+
+    def locked(key):
+        raise sqlite3.OperationalError("database is locked")
+
+    real, store.claim = store.claim, locked
+    assert post(body_of(text_event("hi", mid="m_busy"))).status_code == 503
+    assert sent_texts(graph) == [] and model.requests == []
+    store.claim = real  # busy is not down: no breaker, the redelivery is answered
+    assert post(body_of(text_event("hi", mid="m_busy"))).status_code == 200
+    assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_a_batch_answers_what_it_can_start_in_time_and_leaves_the_rest_unclaimed(
+    settings, model, graph
+):
+    from app.deadline import Deadline
+    from app.events import parse
+
+    graph_ok(graph)
+    app = create_app(dict(settings, WEB_THREADS=1), openai_client=model.client())
+    responder = app.extensions["messenger"]
+    clock = Clock()
+    monotonic = [0.0]  # the first delivery's clock; the model moves it
+
+    def answer(body):
+        monotonic[0] += 3.5  # each reply takes 3.5 of the budget's 8 seconds
+        return model.answer("Hello there!")
+
+    model.handler = answer
+    people = [text_event("hi", f"m_{i}", person=f"30000{i}") for i in range(3)]
+    events = list(parse(body_of(*people)))
+    assert not responder.handle_all(events, Deadline(8, clock=lambda: monotonic[0]))
+    assert sent_texts(graph) == ["Hello there!"] * 2  # no fallback for the batch's size
+    assert len(model.requests) == 2
+    later = Deadline(8, clock=clock)  # Meta delivers the same body again
+    assert responder.handle_all(events, later)
+    assert len(sent_texts(graph)) == 3  # the first two are not answered twice
+
+
+def test_a_single_token_answers_its_own_page_only(post, graph, model, caplog):
+    caplog.set_level("INFO", "app")
+    graph_ok(graph)
+    other = body_of(text_event("hi", mid="m_other"), page="5555")
+    other["entry"][0]["messaging"][0]["recipient"]["id"] = "5555"
+    assert post(other).status_code == 200
+    assert post(body_of(text_event("hi", mid="m_ours"))).status_code == 200
+    assert sent_texts(graph) == ["Hello there!"] and len(model.requests) == 1
+    assert sum(1 for c in graph.calls if c.request.url.startswith(f"{GRAPH}/me")) == 1
+    assert "not our page 5555" in caplog.text
 
 
 def test_burst_of_three_is_answered_in_order_with_earlier_replies_in_history(app, graph, model):
@@ -243,3 +373,31 @@ def test_different_people_in_one_batch_are_answered_in_parallel(post, graph, mod
     model.handler = answer
     post(body_of(text_event("a", "m_pa", "p1"), text_event("b", "m_pb", "p2")))
     assert sent_texts(graph) == ["together", "together"]
+
+
+def test_a_reply_that_provably_did_not_go_out_is_asked_for_again(post, graph, model):
+    graph.add(
+        responses.POST,
+        f"{GRAPH}/{PAGE}/messages",
+        json={"error": {"code": 2, "message": "Service temporarily unavailable"}},
+        status=500,
+    )
+    graph.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE})
+    graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json={"data": []})
+    assert post(body_of(text_event("hi", mid="m_down"))).status_code == 503
+    graph_ok(graph)  # Graph is back when Meta delivers it again
+    graph.replace(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_out_9"})
+    assert post(body_of(text_event("hi", mid="m_down"))).status_code == 200
+    assert sent_texts(graph)[-1] == "Hello there!"
+
+
+def test_a_reply_refused_for_good_is_not_asked_for_again(post, graph, model):
+    graph.add(
+        responses.POST,
+        f"{GRAPH}/{PAGE}/messages",
+        json={"error": {"code": 10, "error_subcode": 2018278, "message": "outside the window"}},
+        status=400,
+    )
+    graph.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE})
+    graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json={"data": []})
+    assert post(body_of(text_event("hi", mid="m_late"))).status_code == 200

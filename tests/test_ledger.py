@@ -3,33 +3,42 @@
 import threading
 import time
 
-from app.store import Guarded, SQLiteLedger
+from app.store import ANSWERED, BUSY, TAKEN, Guarded, SQLiteLedger
+from app.store.base import OWNER_TTL_SECONDS
 from tests.conftest import OPTIONS, Clock, free_port
 
 
-def test_second_delivery_of_a_claimed_id_loses(make):
+def test_second_delivery_of_a_claimed_id_finds_it_busy(make):
     ledger = make()
-    assert ledger.claim("m_1") is True
-    assert ledger.claim("m_1") is False
-    assert make().claim("m_1") is False  # another worker, same store
-    assert ledger.claim("m_2") is True
+    assert ledger.claim("m_1") == TAKEN
+    assert ledger.claim("m_1") == BUSY
+    assert make().claim("m_1") == BUSY  # another worker, same store
+    assert ledger.claim("m_2") == TAKEN
 
 
-def test_answered_claim_is_never_taken_over(make):
-    ledger = make(lease=0.05)
+def test_an_answered_id_is_never_taken_again(make):
+    clock = Clock()
+    ledger = make(clock=clock)
     ledger.claim("m_1")
     ledger.answered("m_1")
-    time.sleep(0.1)
-    assert ledger.claim("m_1") is False
+    ledger.stop_heartbeat()
+    clock.advance(OPTIONS["ttl"] - 1)  # the time to live; a dead owner changes nothing
+    assert make(clock=clock).claim("m_1") == ANSWERED
 
 
-def test_abandoned_claim_is_taken_over_after_the_lease(make):
-    ledger = make(lease=0.2)
-    assert ledger.claim("m_1")
-    assert not ledger.claim("m_1")
-    time.sleep(0.3)
-    assert ledger.claim("m_1")  # the first worker died without answering
-    assert not ledger.claim("m_1")
+def test_the_claim_of_a_dead_worker_is_taken_over_within_seconds(make):
+    clock = Clock()
+    dead, alive = make(clock=clock), make(clock=clock)
+    assert dead.claim("m_1") == TAKEN
+    clock.advance(OWNER_TTL_SECONDS - 0.5)
+    alive.claim("m_other")  # beats for the living worker
+    dead._beat(dead._owner())  # a beat just before it died
+    dead.stop_heartbeat()
+    assert alive.claim("m_1") == BUSY
+    clock.advance(OWNER_TTL_SECONDS + 0.1)
+    alive._beat(alive._owner())
+    assert alive.claim("m_1") == TAKEN  # its owner went silent: take it over
+    assert make(clock=clock).claim("m_1") == BUSY
 
 
 def test_concurrent_claims_have_exactly_one_winner(make):
@@ -39,7 +48,7 @@ def test_concurrent_claims_have_exactly_one_winner(make):
 
     def race(ledger):
         barrier.wait()
-        wins.append(ledger.claim("m_race"))
+        wins.append(ledger.claim("m_race") == TAKEN)
 
     threads = [threading.Thread(target=race, args=(ledgers[i % 4],)) for i in range(16)]
     for thread in threads:
@@ -51,8 +60,10 @@ def test_concurrent_claims_have_exactly_one_winner(make):
 
 def test_ledger_survives_a_restart(tmp_path):
     path = str(tmp_path / "ledger.sqlite3")
-    SQLiteLedger(path, **OPTIONS).claim("m_1")
-    assert SQLiteLedger(path, **OPTIONS).claim("m_1") is False
+    first = SQLiteLedger(path, **OPTIONS)
+    first.claim("m_1")
+    first.answered("m_1")
+    assert SQLiteLedger(path, **OPTIONS).claim("m_1") == ANSWERED
 
 
 def test_turns_go_in_timestamp_order(make):
@@ -152,14 +163,14 @@ class Broken:
 
 def test_a_broken_store_degrades_to_answering(caplog):
     ledger = Guarded(Broken())
-    assert ledger.claim("m_1") is True
+    assert ledger.claim("m_1") == TAKEN
     ledger.answered("m_1")
     assert ledger.spend("p") == 0
     ledger.pause("p", 5)
     assert ledger.paused("p") is False
     with ledger.turn("p", "m_1", 1, 1) as got:
         assert got is False
-    assert "ledger unavailable" in caplog.text
+    assert "store unavailable" in caplog.text
 
 
 def test_a_failed_store_is_left_alone_for_a_while():
@@ -179,4 +190,14 @@ def test_unreachable_redis_degrades_to_answering():
     from app.store.redis import RedisLedger
 
     ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{free_port()}/0", **OPTIONS))
-    assert ledger.claim("m_1") is True
+    assert ledger.claim("m_1") == TAKEN
+
+
+def test_a_released_claim_is_taken_at_once_but_an_answered_one_is_not(make):
+    ledger, other = make(), make()
+    assert ledger.claim("m_1") == TAKEN
+    ledger.release("m_1")
+    assert other.claim("m_1") == TAKEN
+    other.answered("m_1")
+    other.release("m_1")
+    assert ledger.claim("m_1") == ANSWERED

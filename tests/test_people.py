@@ -227,7 +227,7 @@ def test_event_for_an_unknown_page_is_logged_and_not_answered(
     app = create_app(config, openai_client=model.client())
     answer = post_to(app, body_of(text_event("hi"), page="5555"))
     assert answer.status_code == 200 and not graph.calls and not model.requests
-    assert "no token for page 5555" in caplog.text
+    assert "not our page 5555" in caplog.text
 
 
 def test_page_tokens_from_a_file(tmp_path):

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import LEASE_MARGIN_SECONDS, Entry, Ledger, Transcript
+from .base import ANSWERED, BUSY, LEASE_MARGIN_SECONDS, TAKEN, Entry, Ledger, StoreBusy, Transcript
 from .guard import Guarded
 from .sqlite import SQLiteLedger
 
-__all__ = ["Entry", "Guarded", "Ledger", "SQLiteLedger", "Transcript", "open_ledger"]
+__all__ = [
+    "ANSWERED",
+    "BUSY",
+    "TAKEN",
+    "Entry",
+    "Guarded",
+    "Ledger",
+    "SQLiteLedger",
+    "StoreBusy",
+    "Transcript",
+    "open_ledger",
+]
 
 # Entries kept beyond HISTORY_MESSAGES: a burst's later messages and multi-part replies.
 TRANSCRIPT_MARGIN = 10

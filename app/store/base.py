@@ -4,8 +4,10 @@ exactly-once.
 One interface, two stores: a SQLite file (default; WAL, shared by every gunicorn worker and
 thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts or dynos).
 
-- claim(key): the first delivery of a message id wins; a redelivery of a claimed id loses,
-  unless the claim is older than the lease and was never answered (its worker died).
+- claim(key): the first delivery of a message id takes it. A redelivery learns that it was
+  answered, or that a live worker is answering it (and waits), or takes it over from a worker
+  that died: every process beats a heartbeat into the store, so a dead owner is known within
+  OWNER_TTL_SECONDS, not after the request budget.
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
 - spend(person): how many model calls this person has made in the current window.
 - pause(person) / paused(person): someone from the page took over the conversation for a while.
@@ -17,16 +19,38 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+log = logging.getLogger(__name__)
+_FORK_LOCK = threading.Lock()
+
 POLL_SECONDS = 0.02
-# A claim this much older than the request budget was abandoned (its worker died).
+# A turn held this much longer than the request budget was abandoned, whoever held it.
 LEASE_MARGIN_SECONDS = 5.0
+# A process beats every HEARTBEAT_SECONDS; one silent for OWNER_TTL_SECONDS is dead.
+HEARTBEAT_SECONDS = 1.0
+OWNER_TTL_SECONDS = 4.0
+SWEEP_SECONDS = 60.0
+
+# What claim() found.
+TAKEN = "taken"  # ours now: answer it
+ANSWERED = "answered"  # a reply (or the fallback) went out already
+BUSY = "busy"  # a live worker is answering it right now
+
+
+class StoreBusy(Exception):
+    """The store did not answer in time (a held SQLite lock, a slow Redis): not down, busy."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +80,14 @@ class Transcript:
 class Ledger(Protocol):
     """What the pipeline needs from a store."""
 
-    def claim(self, key: str) -> bool:
-        """Take the message id for this delivery; False when another delivery has it."""
+    def claim(self, key: str) -> str:
+        """Take the message id for this delivery: TAKEN, ANSWERED, or BUSY (a live owner)."""
 
     def answered(self, key: str) -> None:
         """Record that the reply went out: no redelivery may take the claim over."""
+
+    def release(self, key: str) -> None:
+        """Give up our unanswered claim, so that a redelivery takes it at once."""
 
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
         """Context manager: wait up to `wait` s for this message's turn; yield whether it came."""
@@ -113,3 +140,60 @@ class Turns:
             yield got
         finally:
             self._leave_turn(name, key)
+
+
+class Owner:
+    """This process as the owner of its claims and turns: an id, and a daemon thread that
+    beats its heartbeat into the store and sweeps what expired (off the request path).
+    Made anew after a fork, so each gunicorn worker is an owner of its own."""
+
+    def _owner(self) -> str:
+        """This process's owner id; the first call in a process starts its heartbeat and
+        beats once (a store that cannot take the beat fails this call, not the next ones)."""
+        pid = os.getpid()
+        if getattr(self, "_owner_pid", None) != pid:
+            with _FORK_LOCK:
+                if getattr(self, "_owner_pid", None) != pid:
+                    owner = f"{socket.gethostname()}:{pid}:{secrets.token_hex(4)}"
+                    self._beat(owner)  # before anyone claims under this id
+                    self._stopped = threading.Event()
+                    self._keeper = threading.Thread(
+                        target=_keep,
+                        args=(weakref.ref(self), owner, self._stopped),
+                        daemon=True,
+                        name="store-owner",
+                    )
+                    self._keeper.start()
+                    self._owner_id = owner
+                    self._owner_pid = pid  # last: other threads read the id once this is set
+        return self._owner_id
+
+    def stop_heartbeat(self) -> None:
+        """Stop beating (tests make a dead worker this way; a real one just dies)."""
+        if getattr(self, "_keeper", None) is not None:
+            self._stopped.set()
+            self._keeper.join()
+
+    def _beat(self, owner: str) -> None:
+        """Write that `owner` is alive for OWNER_TTL_SECONDS more."""
+        raise NotImplementedError
+
+    def _sweep(self) -> None:
+        """Drop what expired, in bounded batches."""
+
+
+def _keep(store_ref: weakref.ref, owner: str, stopped: threading.Event) -> None:
+    """Beat every HEARTBEAT_SECONDS while the process and its store live; sweep now and then."""
+    swept = time.monotonic()
+    while not stopped.wait(HEARTBEAT_SECONDS):
+        store = store_ref()
+        if store is None:  # the store is gone (an app made and dropped in a test)
+            return
+        try:
+            store._beat(owner)
+            if time.monotonic() - swept > SWEEP_SECONDS:
+                swept = time.monotonic()
+                store._sweep()
+        except Exception as exc:  # the next beat tries again; OWNER_TTL spans several
+            log.warning("store heartbeat failed: %s", exc)
+        del store

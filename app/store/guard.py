@@ -1,20 +1,29 @@
-"""A ledger store that fails must cost the person nothing: answer unguarded, and say so.
+"""A store that fails must cost the person nothing: answer unguarded, and say so.
 
-`Guarded` wraps either store. A failing call is logged and answered with the value that keeps
-replies flowing (a claim is granted, nobody is paused or over the limit); after a failure the
-store is left alone for BREAKER_SECONDS, so an unreachable Redis costs one timeout, not one per
-call of every message.
+`Guarded` wraps either store and tells three failures apart:
+- down (no connection, no file): logged and answered with the value that keeps replies
+  flowing (a claim is granted, nobody is paused or over the limit); the store is then left
+  alone for BREAKER_SECONDS, so an unreachable Redis costs one timeout, not one per call;
+- busy (a SQLite lock held past its wait, a Redis call over its timeout): the store is there
+  but slow. A claim then raises StoreBusy, so the request is answered 503 and Meta redelivers:
+  an id that may have been answered is never granted again. Other calls fall back, no breaker;
+- anything else is a bug: logged with its traceback, fallen back, no breaker.
+A reply marked answered while the store failed is kept here and marked again at the next
+chance; meanwhile this process treats the id as answered.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import TypeVar
 
-from .base import Entry, Ledger, Transcript
+import redis
+
+from .base import ANSWERED, TAKEN, Entry, Ledger, StoreBusy, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +37,57 @@ class Guarded:
     def __init__(self, store: Ledger) -> None:
         self.store = store
         self._down_until = float("-inf")
+        self._unmarked: set[str] = set()
 
-    def _use(self, what: str, call: Callable[[], T], fallback: T) -> T:
-        """Call the store unless it failed moments ago; on failure log, trip, fall back."""
+    def _use(self, what: str, call: Callable[[], T], fallback: T, *, strict=False) -> T:
+        """Call the store unless it was down moments ago; on failure log and fall back (or,
+        `strict`, raise StoreBusy when it was only busy)."""
         if time.monotonic() < self._down_until:
             return fallback
         try:
             return call()
         except Exception as exc:
-            self._down_until = time.monotonic() + BREAKER_SECONDS
-            log.error("ledger unavailable (%s), going on without it: %s", what, exc)
+            if _busy(exc):
+                if strict:
+                    raise StoreBusy(f"store busy ({what}): {exc}") from None
+                log.warning("store busy (%s), going on without it: %s", what, exc)
+            elif _down(exc):
+                self._down_until = time.monotonic() + BREAKER_SECONDS
+                log.error("store unavailable (%s), going on without it: %s", what, exc)
+            else:
+                log.exception("store call failed (%s), going on without it", what)
             return fallback
 
-    def claim(self, key: str) -> bool:
-        """A store that cannot answer must not cost the person their reply."""
-        return self._use(f"claim {key}", lambda: self.store.claim(key), True)
+    def claim(self, key: str) -> str:
+        """Taken, answered or busy; a store that is down must not cost the person their
+        reply (taken), one that is busy must not cost a double reply (StoreBusy)."""
+        self._mark_unmarked()
+        if key in self._unmarked:
+            return ANSWERED
+        return self._use(f"claim {key}", lambda: self.store.claim(key), TAKEN, strict=True)
 
     def answered(self, key: str) -> None:
-        """Best effort: the reply already went out."""
-        self._use(f"answered {key}", lambda: self.store.answered(key), None)
+        """The reply went out: mark it, now or at the next chance."""
+        self._unmarked.add(key)
+        self._mark_unmarked()
+
+    def release(self, key: str) -> None:
+        """Best effort: if it fails, the redelivery waits for our claim to lapse."""
+        self._use(f"release {key}", lambda: self.store.release(key), None)
+
+    def _mark_unmarked(self) -> None:
+        """Mark answered what could not be marked before (usually nothing)."""
+        for key in list(self._unmarked):
+            if time.monotonic() < self._down_until:
+                return
+            try:
+                self.store.answered(key)
+            except Exception as exc:
+                if _down(exc) and not _busy(exc):
+                    self._down_until = time.monotonic() + BREAKER_SECONDS
+                log.warning("could not mark %s answered yet: %s", key, exc)
+                return
+            self._unmarked.discard(key)
 
     @contextmanager
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
@@ -94,3 +135,15 @@ class Guarded:
     def hold_reads(self, page: str, seconds: float) -> None:
         """Best effort."""
         self._use("hold_reads", lambda: self.store.hold_reads(page, seconds), None)
+
+
+def _busy(exc: Exception) -> bool:
+    """A store that is there but did not answer in time."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(word in str(exc) for word in ("locked", "busy"))
+    return isinstance(exc, redis.TimeoutError)
+
+
+def _down(exc: Exception) -> bool:
+    """A store that cannot be reached at all."""
+    return isinstance(exc, (redis.ConnectionError, sqlite3.OperationalError, OSError))

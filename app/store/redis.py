@@ -1,10 +1,12 @@
-"""The ledger in Redis, for deployments where several hosts share one store.
+"""The store in Redis, for deployments where several hosts share one store.
 
-Claims are two keys: `claim:<id>` (SET NX with the lease as expiry: while it lives nobody else
-may answer) and `done:<id>` (set once the reply went out, kept for the time to live). A worker
-that dies leaves only the claim, which expires after the lease, so a redelivery takes over.
-Turns are a sorted set per person (score: the message's timestamp) plus a holder key; one Lua
-script queues, drops waiters that vanished, and grants the turn atomically.
+Every process beats `owner:<id>` (its alive-until time) every second. A claim is `claim:<id>`
+holding its owner's id, and `done:<id>` once the reply went out (kept for the time to live): a
+redelivery finds the id answered, or owned by a live process (busy), or owned by a dead one
+and takes it over. Turns are a sorted set per person (score: the message's timestamp), the
+waiters' owners and a holder key; one Lua script queues, drops waiters that vanished or whose
+process died, and grants the turn atomically. Scripts read owner keys they are not given as
+KEYS: a single Redis (or Heroku's) is assumed, not a cluster.
 """
 
 from __future__ import annotations
@@ -13,20 +15,28 @@ import time
 
 import redis
 
-from .base import Turns
+from .base import OWNER_TTL_SECONDS, Owner, Turns
 from .redis_memory import RedisMemory
 
 TURN = """
--- KEYS: waiting (zset ts), expiry (zset expires_at), holder (string)
--- ARGV: member, ts, expires_at, now, lease_ms
+-- KEYS: waiting (zset ts), expiry (zset expires_at), holder, owners (hash member -> owner)
+-- ARGV: member, ts, expires_at, now, lease_ms, owner, owner key prefix
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])) do
-  redis.call('ZREM', KEYS[1], gone)
-  redis.call('ZREM', KEYS[2], gone)
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
+local now = tonumber(ARGV[4])
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local owner = redis.call('HGET', KEYS[4], member)
+  local alive = owner and tonumber(redis.call('GET', ARGV[7] .. owner) or '0') or 0
+  local expires = tonumber(redis.call('ZSCORE', KEYS[2], member) or '0')
+  if alive <= now or expires < now then
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[2], member)
+    redis.call('HDEL', KEYS[4], member)
+    if redis.call('GET', KEYS[3]) == member then redis.call('DEL', KEYS[3]) end
+  end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
+for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[5]) end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if first ~= ARGV[1] then return 0 end
 if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[5]) then return 1 end
@@ -35,10 +45,20 @@ return 0
 """
 
 CLAIM = """
--- KEYS: done, claim; ARGV: lease_ms. An answered id is refused; else SET NX with the lease.
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
-return 0
+-- KEYS: done, claim; ARGV: owner, now, owner key prefix, claim_ms
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'answered' end
+local holder = redis.call('GET', KEYS[2])
+if holder then
+  local alive = tonumber(redis.call('GET', ARGV[3] .. holder) or '0')
+  if alive > tonumber(ARGV[2]) then return 'busy' end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+return 'taken'
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 """
 
 PAUSE = """
@@ -54,12 +74,13 @@ PAUSE_KEEP_SECONDS = 60.0
 LEAVE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
 
-class RedisLedger(Turns, RedisMemory):
+class RedisLedger(Owner, Turns, RedisMemory):
     """Same behaviour as SQLiteLedger, in Redis."""
 
     def __init__(
@@ -89,26 +110,45 @@ class RedisLedger(Turns, RedisMemory):
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)
+        self._release = self.redis.register_script(RELEASE)
         self._pause = self.redis.register_script(PAUSE)
         self._memory_scripts()
 
-    def claim(self, key: str) -> bool:
-        """Refuse answered ids; take the claim with SET NX and the lease as its expiry."""
+    def claim(self, key: str) -> str:
+        """Answered, busy (a live owner has it), or taken: one script."""
         keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
-        return bool(self._claim(keys, [int(self.lease * 1000)]))
+        args = [self._owner(), self.clock(), self.prefix + "owner:", int(self.ttl * 1000)]
+        return self._claim(keys, args).decode()
 
     def answered(self, key: str) -> None:
-        """The reply went out: keep the id for the time to live."""
-        self.redis.set(self.prefix + "done:" + key, "1", ex=int(self.ttl))
+        """The reply went out: keep the id for the time to live; the claim is done with."""
+        with self.redis.pipeline() as pipe:
+            pipe.set(self.prefix + "done:" + key, "1", ex=int(self.ttl))
+            pipe.delete(self.prefix + "claim:" + key)
+            pipe.execute()
+
+    def release(self, key: str) -> None:
+        """Drop our claim (an answered id keeps its `done` key)."""
+        self._release([self.prefix + "claim:" + key], [self._owner()])
+
+    def _beat(self, owner: str) -> None:
+        """This process is alive for OWNER_TTL_SECONDS more (the key outlives that a little,
+        so a reader sees the time rather than nothing)."""
+        until = self.clock() + OWNER_TTL_SECONDS
+        self.redis.set(
+            self.prefix + "owner:" + owner, until, px=int((OWNER_TTL_SECONDS + 60) * 1000)
+        )
 
     def _turn_keys(self, name: str) -> list[str]:
-        """The waiting queue, its expiry times and the holder of one person's turn."""
-        return [self.prefix + f"{part}:{name}" for part in ("turns", "turns-exp", "turn")]
+        """The waiting queue, its expiry times, the holder and the waiters' owners."""
+        parts = ("turns", "turns-exp", "turn", "turns-own")
+        return [self.prefix + f"{part}:{name}" for part in parts]
 
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Queue, drop waiters that vanished, and take the turn when it is ours: one script."""
         now = self.clock()
         args = [key, ts, now + self.lease, now, int(self.lease * 1000)]
+        args += [self._owner(), self.prefix + "owner:"]
         return bool(self._turn(self._turn_keys(name), args))
 
     def _leave_turn(self, name: str, key: str) -> None:

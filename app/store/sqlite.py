@@ -10,21 +10,29 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .base import Turns
+from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Owner, Turns
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 
+SWEEP_BATCH = 5000
+INDEXES = """
+CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
+CREATE INDEX IF NOT EXISTS owners_by_life ON owners (alive_until);
+"""
 
-class SQLiteLedger(Turns, SQLiteMemory):
+
+class SQLiteLedger(Owner, Turns, SQLiteMemory):
     """The ledger in one SQLite file; each thread keeps its own connection."""
 
     SCHEMA = (
         """
     CREATE TABLE IF NOT EXISTS claims (
-        key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL);
+        key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL,
+        owner TEXT);
+    CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, alive_until REAL NOT NULL);
     CREATE TABLE IF NOT EXISTS turns (
         name TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL, holding INTEGER NOT NULL,
-        expires_at REAL NOT NULL, PRIMARY KEY (name, key));
+        expires_at REAL NOT NULL, owner TEXT, PRIMARY KEY (name, key));
     CREATE TABLE IF NOT EXISTS spend (
         name TEXT NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,
         PRIMARY KEY (name, window));
@@ -54,10 +62,15 @@ class SQLiteLedger(Turns, SQLiteMemory):
         self.reads_per_second = reads_per_second
         self.clock = clock
         self._local = threading.local()
-        self._writes = 0
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        self._connection().executescript(self.SCHEMA)
+        db = self._connection()
+        db.executescript(self.SCHEMA)
+        for table in ("claims", "turns"):  # files written before owners existed
+            columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+            if "owner" not in columns:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT")
+        db.executescript(INDEXES)
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections are not shared between threads)."""
@@ -81,25 +94,29 @@ class SQLiteLedger(Turns, SQLiteMemory):
             raise
         db.execute("COMMIT")
 
-    def claim(self, key: str) -> bool:
-        """Insert the claim, or take over one that expired or was abandoned unanswered."""
-        now = self.clock()
-        # One statement is one atomic transaction in autocommit mode: no BEGIN/COMMIT needed.
-        taken = (
-            self._connection()
-            .execute(
-                """INSERT INTO claims (key, claimed_at, answered_at, expires_at)
-               VALUES (:key, :now, NULL, :expires)
-               ON CONFLICT (key) DO UPDATE
-               SET claimed_at = :now, answered_at = NULL, expires_at = :expires
-               WHERE claims.expires_at < :now
-                  OR (claims.answered_at IS NULL AND claims.claimed_at < :abandoned)""",
-                {"key": key, "now": now, "expires": now + self.ttl, "abandoned": now - self.lease},
+    def claim(self, key: str) -> str:
+        """Take the id, unless it was answered or a live owner is answering it; a claim of a
+        dead owner (or an expired one) is taken over."""
+        now, owner = self.clock(), self._owner()
+        with self._db() as db:
+            row = db.execute(
+                """SELECT c.answered_at, o.alive_until FROM claims c
+                   LEFT JOIN owners o ON o.owner = c.owner
+                   WHERE c.key = ? AND c.expires_at >= ?""",
+                (key, now),
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                return ANSWERED
+            if row is not None and row[1] is not None and row[1] > now:
+                return BUSY
+            db.execute(
+                """INSERT INTO claims (key, claimed_at, answered_at, expires_at, owner)
+                   VALUES (?, ?, NULL, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at,
+                   answered_at = NULL, expires_at = excluded.expires_at, owner = excluded.owner""",
+                (key, now, now + self.ttl, owner),
             )
-            .rowcount
-        )
-        self._sweep(now)
-        return taken == 1
+            return TAKEN
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""
@@ -107,16 +124,29 @@ class SQLiteLedger(Turns, SQLiteMemory):
             "UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key)
         )
 
+    def release(self, key: str) -> None:
+        """Drop our claim, unless it was answered."""
+        self._connection().execute(
+            "DELETE FROM claims WHERE key = ? AND owner = ? AND answered_at IS NULL",
+            (key, self._owner()),
+        )
+
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
-        """Take the turn when nobody holds it and no earlier message is waiting."""
+        """Take the turn when nobody holds it and no earlier message is waiting; waiters and
+        holders whose process died drop out at once."""
         now = self.clock()
         with self._db() as db:
             db.execute(
-                """INSERT INTO turns (name, key, ts, holding, expires_at) VALUES (?, ?, ?, 0, ?)
-                   ON CONFLICT (name, key) DO NOTHING""",
-                (name, key, ts, now + self.lease),
+                """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
+                   VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (name, key) DO NOTHING""",
+                (name, key, ts, now + self.lease, self._owner()),
             )
-            db.execute("DELETE FROM turns WHERE name = ? AND expires_at < ?", (name, now))
+            db.execute(
+                """DELETE FROM turns WHERE name = :name AND (expires_at < :now OR NOT EXISTS (
+                       SELECT 1 FROM owners o WHERE o.owner = turns.owner
+                       AND o.alive_until > :now))""",
+                {"name": name, "now": now},
+            )
             blocked = db.execute(
                 """SELECT 1 FROM turns WHERE name = ? AND key != ?
                    AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
@@ -166,13 +196,24 @@ class SQLiteLedger(Turns, SQLiteMemory):
         )
         return row is not None
 
-    def _sweep(self, now: float) -> None:
-        """Now and then, drop what has expired so the file stays small."""
-        self._writes += 1
-        if self._writes % 500:
-            return
+    def _beat(self, owner: str) -> None:
+        """This process is alive for OWNER_TTL_SECONDS more."""
+        self._connection().execute(
+            """INSERT INTO owners (owner, alive_until) VALUES (?, ?)
+               ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until""",
+            (owner, self.clock() + OWNER_TTL_SECONDS),
+        )
+
+    def _sweep(self) -> None:
+        """Drop what expired, SWEEP_BATCH rows at a time, each table by an index."""
+        now = self.clock()
         with self._db() as db:
-            db.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
+            for table, column in (("claims", "expires_at"), ("owners", "alive_until")):
+                db.execute(
+                    f"""DELETE FROM {table} WHERE rowid IN (
+                        SELECT rowid FROM {table} WHERE {column} < ? LIMIT {SWEEP_BATCH})""",
+                    (now - (OWNER_TTL_SECONDS if table == "owners" else 0),),
+                )
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
             db.execute("DELETE FROM pauses WHERE until < ?", (now,))
             self._sweep_memory(db, now)
