@@ -9,16 +9,13 @@ the pause lives in the ledger store so every worker honours it.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 from .events import Event
-from .facebook import GraphClient, GraphError
+from .facebook import GraphClient
+from .facebook.lookup import Once
 from .store import Ledger
 
 log = logging.getLogger(__name__)
-
-LOOKUP_RETRY_SECONDS = 300.0
 
 
 def person_key(event: Event) -> str:
@@ -33,9 +30,8 @@ class Handover:
         self.graph = graph
         self.ledger = ledger
         self.minutes = minutes
-        self._app_id = app_id or None
-        self._lookup = threading.Lock()
-        self._failed_at = float("-inf")
+        self._app_id = Once("our app id (set FB_APP_ID)")
+        self._app_id.value = app_id or None
 
     def from_team(self, event: Event) -> bool:
         """An echo of a message someone from the page's team sent: no app id (typed in the
@@ -60,14 +56,7 @@ class Handover:
 
     def our_app_id(self, page_id: str) -> str | None:
         """FB_APP_ID, or the app the page token belongs to, asked of Graph once per process
-        (after a failure, again only every LOOKUP_RETRY_SECONDS, so echoes stay cheap)."""
-        if self._app_id is None and time.monotonic() - self._failed_at > LOOKUP_RETRY_SECONDS:
-            with self._lookup:
-                if self._app_id is None:
-                    try:
-                        answer = self.graph.api("GET", "/app", page_id=page_id, seconds=3)
-                        self._app_id = str(answer.get("id") or "") or None
-                    except (GraphError, AttributeError) as exc:
-                        self._failed_at = time.monotonic()
-                        log.warning("could not learn our app id (set FB_APP_ID): %s", exc)
-        return self._app_id
+        (after a failure, again only now and then, so echoes stay cheap)."""
+        return self._app_id.get(
+            lambda: str(self.graph.api("GET", "/app", page_id=page_id, seconds=3).get("id") or "")
+        )

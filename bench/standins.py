@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from . import limits, model_kinds
+from .driver import PAGE_ID
 
 FAULTS = {
     "none": "no faults",
@@ -125,6 +126,8 @@ class GraphHandler(Handler):
         if url.path == "/_stats":
             return self._json(200, self.state.stats())
         parts = url.path.strip("/").split("/")
+        if parts[1:] == ["me"]:  # a page token asks which page it belongs to
+            return self._json(200, {"id": PAGE_ID, "name": "Bench Page"})
         if len(parts) != 3 or parts[2] != "conversations":
             return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
         st = self.state

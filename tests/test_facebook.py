@@ -219,3 +219,30 @@ def test_operator_settings_for_tls_reach_each_call(fb, graph, monkeypatch):
     graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_1"})
     fb.send_text(PAGE, PERSON, "hi", Deadline(5))
     assert graph.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"
+
+
+def test_a_fact_is_asked_of_graph_once_even_by_a_burst_that_fails():
+    import threading
+
+    from app.facebook.lookup import Once
+
+    asked = []
+    together = threading.Barrier(10)
+
+    def ask():
+        asked.append(1)
+        raise GraphError("Graph unreachable", sent=False)
+
+    once = Once("our page")
+    results = []
+
+    def burst():
+        together.wait(5)
+        results.append(once.get(ask))
+
+    threads = [threading.Thread(target=burst) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [None] * 10 and len(asked) == 1

@@ -9,7 +9,6 @@ decide on meaning rather than on HTTP status codes.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from ..deadline import Deadline
 from ..signature import appsecret_proof
 from . import retry
 from .errors import GraphError, error_from
+from .lookup import Once
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2.0
-LOOKUP_RETRY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,7 @@ class GraphClient:
         self.timeout = timeout
         self._session = session or _session(pool_size)
         self._default = tokens if isinstance(tokens, str) else None
-        self._page: str | None = None  # the single token's page, once learned
-        self._page_failed_at = float("-inf")
-        self._lookup = threading.Lock()
+        self._page = Once("the page of FB_PAGE_ACCESS_TOKEN")
         self._tokens = {} if isinstance(tokens, str) else dict(tokens)
         every = [self._default] if self._default else list(self._tokens.values())
         self._auth = {
@@ -88,18 +85,8 @@ class GraphClient:
         return own is None or own == page_id
 
     def _own_page(self) -> str | None:
-        """The single token's page, asked of Graph once per process (after a failure, again
-        only every LOOKUP_RETRY_SECONDS)."""
-        if self._page is None and time.monotonic() - self._page_failed_at > LOOKUP_RETRY_SECONDS:
-            with self._lookup:
-                if self._page is None:
-                    try:
-                        me = self.api("GET", "/me", params={"fields": "id"}, seconds=3)
-                        self._page = str(me["id"])
-                    except (GraphError, KeyError, TypeError) as exc:
-                        self._page_failed_at = time.monotonic()
-                        log.warning("could not learn the page of FB_PAGE_ACCESS_TOKEN: %s", exc)
-        return self._page
+        """The single token's page, asked of Graph once per process."""
+        return self._page.get(lambda: str(self.api("GET", "/me", params={"fields": "id"})["id"]))
 
     def _token(self, page_id: str | None) -> str:
         """The page's token; with no page named, the only (or first) one."""
