@@ -35,6 +35,21 @@ DEFAULT_ATTACHMENT_REPLY = (
     "Thanks! I can only read text messages for now. Could you write what you need?"
 )
 DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
+DEFAULT_DISCLOSURE = "Hi! Just so you know: I'm an AI assistant, here to help for this page."
+KNOWLEDGE_MAX_CHARS = 50_000  # it goes with every message: about 12,000 tokens at most
+
+#: Text settings where an empty value (`STICKER_REPLY=`) means "off", not "the default".
+EMPTY_MEANS_OFF = frozenset(
+    {
+        "AI_DISCLOSURE",
+        "SPEND_LIMIT_REPLY",
+        "IMAGE_REPLY",
+        "STICKER_REPLY",
+        "ATTACHMENT_REPLY",
+        "WELCOME_MESSAGE",
+        "SYSTEM_PROMPT",
+    }
+)
 
 
 def _text(raw: str) -> str:
@@ -70,6 +85,22 @@ def _effort(raw: str) -> str | None:
     if value not in REASONING_EFFORTS:
         raise ValueError("must be off or one of " + ", ".join(REASONING_EFFORTS))
     return value
+
+
+def _knowledge_file(raw: str) -> str:
+    """A readable UTF-8 text file of at most KNOWLEDGE_MAX_CHARS; its absolute path."""
+    try:
+        with open(raw, encoding="utf-8") as file:
+            size = len(file.read(KNOWLEDGE_MAX_CHARS + 1))
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text") from None
+    if size > KNOWLEDGE_MAX_CHARS:
+        raise ValueError(
+            f"is longer than {KNOWLEDGE_MAX_CHARS} characters (it is sent with every message)"
+        )
+    return os.path.abspath(raw)
 
 
 def _flag(raw: str) -> bool:
@@ -119,7 +150,19 @@ def _pages(raw: str) -> dict[str, dict[str, str]]:
         prompt = entry.get("system_prompt", "")
         if not isinstance(prompt, str):
             raise ValueError(f"page {page_id}: system_prompt must be text")
-        pages[str(page_id)] = {"token": entry["token"], "system_prompt": prompt}
+        knowledge = entry.get("knowledge_file", "")
+        if not isinstance(knowledge, str):
+            raise ValueError(f"page {page_id}: knowledge_file must be a path")
+        if knowledge:
+            try:
+                knowledge = _knowledge_file(knowledge)
+            except ValueError as exc:
+                raise ValueError(f"page {page_id}: knowledge_file {exc}") from None
+        pages[str(page_id)] = {
+            "token": entry["token"],
+            "system_prompt": prompt,
+            "knowledge_file": knowledge,
+        }
     return pages
 
 
@@ -151,6 +194,8 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "OPENAI_MAX_RETRIES": (1, _number(int, 0, 5)),
     "OPENAI_REASONING_EFFORT": ("none", _effort),
     "SYSTEM_PROMPT": ("", _text),
+    "KNOWLEDGE_FILE": ("", _knowledge_file),
+    "AI_DISCLOSURE": (DEFAULT_DISCLOSURE, _text),
     "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
     "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),
     # Meta: "Your app can make 2 calls per second per Facebook Page" to the Conversations API.
@@ -205,6 +250,9 @@ def _parse(table, environ: Mapping[str, str], invalid: list[str]) -> dict[str, A
     values = {}
     for name, (default, parse) in table.items():
         raw = environ.get(name, "").strip()
+        if not raw and name in EMPTY_MEANS_OFF and name in environ:
+            values[name] = ""  # set, and set empty: turned off
+            continue
         try:
             values[name] = parse(raw) if raw else default
         except ValueError as exc:

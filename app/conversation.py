@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
-from . import prompt, text
+from . import prompt, render, text
 from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError
@@ -167,7 +167,9 @@ class Responder:
         """A fixed reply where one fits; else spend → typing → history → prompt → model → send."""
         s = self.settings
         canned = self._canned(event)
-        if canned:
+        if canned is not None:
+            if not canned:
+                return "quiet (that reply is turned off)"
             return self._deliver(event, canned, "canned", deadline)
         spent = self.ledger.spend(person_key(event))
         if spent > s.spend_limit:
@@ -183,6 +185,7 @@ class Responder:
             event,
             history,
             system_prompt=s.page_prompts.get(event.page_id, s.system_prompt),
+            knowledge=s.page_knowledge.get(event.page_id, s.knowledge),
             limit=s.history_messages,
             max_age_hours=s.history_max_age_hours,
             now=datetime.now(UTC),
@@ -190,6 +193,8 @@ class Responder:
             images=s.model_accepts_images,
         )
         reply, made_by, usage = self._reply(event, messages, before_send)
+        if made_by == "model":
+            reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
         _after(typing)  # the indicator must not arrive after the reply
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
         outcome = self._deliver(
@@ -197,17 +202,18 @@ class Responder:
         )
         return f"{outcome} {usage}"
 
-    def _canned(self, event: Event) -> str:
-        """The configured reply for what the model is not asked about; empty for the model."""
+    def _canned(self, event: Event) -> str | None:
+        """The configured reply for what the model is not asked about ("" when that reply is
+        turned off); None for the model."""
         s = self.settings
         if self._is_get_started(event) and s.welcome_message:
             return s.welcome_message
         if event.kind != ATTACHMENT:
-            return ""
+            return None
         if event.sticker:
             return s.sticker_reply
         if event.images:
-            return "" if s.model_accepts_images else s.image_reply
+            return None if s.model_accepts_images else s.image_reply
         return s.attachment_reply
 
     def _is_get_started(self, event: Event) -> bool:
@@ -215,7 +221,12 @@ class Responder:
         return event.kind == POSTBACK and event.payload == self.settings.get_started_payload
 
     def _deliver(self, event: Event, reply: str, source: str, deadline: Deadline, **extra) -> str:
-        """Split, send in order, keep what went out in the transcript, and say how it went."""
+        """Disclose the AI where due, split, send in order, keep what went out in the
+        transcript, and say how it went."""
+        disclosure = self.settings.ai_disclosure
+        if disclosure and (self._is_get_started(event) or not self.history.told(event, disclosure)):
+            reply = f"{disclosure}\n\n{reply}"
+            extra["disclosed"] = "yes"
         parts = text.split(reply)
         sent, failure = self._send(event, parts, deadline)
         self.history.replied(event, sent)

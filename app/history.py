@@ -84,6 +84,12 @@ class History:
             entry = Entry(event.key, event.text.strip(), True, at)
             self.store.remember(conversation_of(event), [entry])
 
+    def told(self, event: Event, words: str) -> bool:
+        """Whether the page already said `words` in this conversation, as far as it is kept
+        (the AI disclosure is told once per remembered conversation)."""
+        kept = self.store.transcript(conversation_of(event)).entries
+        return any(e.from_page and words in e.text for e in kept)
+
     def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
         """The conversation as we know it, and where it came from: store, graph or none."""
         if not self.limit:

@@ -1,4 +1,5 @@
-"""Chat messages for the model: system prompt, earlier messages, the current message last."""
+"""Chat messages for the model: system prompt and knowledge, earlier messages, the current
+message last."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def build(
     history: Sequence[Entry],
     *,
     system_prompt: str,
+    knowledge: str = "",
     limit: int,
     max_age_hours: float,
     now: datetime,
@@ -42,7 +44,10 @@ def build(
         if earlier and not earlier[-1].from_page and earlier[-1].text == said(event):
             earlier.pop()  # the current message, listed under an id we could not match
     earlier = earlier[-limit:] if limit else []
-    instructions = "\n\n".join(part for part in (system_prompt, note) if part)
+    # What never changes comes first, so OpenAI's automatic prompt caching (an exact prefix of
+    # 1024 tokens or more) covers the instructions and the knowledge; the note varies.
+    facts = f"{KNOWLEDGE_HEADER}\n\n{knowledge}" if knowledge else ""
+    instructions = "\n\n".join(part for part in (system_prompt, facts, note) if part)
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
@@ -51,6 +56,12 @@ def build(
     ]
     messages.append({"role": "user", "content": _content(event, images)})
     return messages
+
+
+KNOWLEDGE_HEADER = (
+    "What you know about this business (use it to answer; say so when it does not cover "
+    "the question):"
+)
 
 
 def said(event: Event) -> str:

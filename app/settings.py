@@ -19,6 +19,9 @@ class Settings:
     spend_limit: int = 30
     spend_limit_reply: str = ""
     page_prompts: Mapping[str, str] = field(default_factory=dict)
+    knowledge: str = ""  # the text of KNOWLEDGE_FILE
+    page_knowledge: Mapping[str, str] = field(default_factory=dict)
+    ai_disclosure: str = ""
     get_started_payload: str = "GET_STARTED"
     welcome_message: str = ""
     model_accepts_images: bool = True
@@ -31,7 +34,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Each field is the setting of the same name in capitals; pages bring their prompts."""
+        """Each field is the setting of the same name in capitals; pages bring their prompts
+        and knowledge; knowledge files are read once, here."""
         values = {f.name: config[f.name.upper()] for f in fields(cls) if f.name.upper() in config}
         pages = config.get("FB_PAGE_TOKENS") or {}
         values["page_prompts"] = {
@@ -39,5 +43,19 @@ class Settings:
             for page_id, page in pages.items()
             if page["system_prompt"]
         }
+        values["knowledge"] = _read(config.get("KNOWLEDGE_FILE") or "")
+        values["page_knowledge"] = {
+            page_id: _read(page["knowledge_file"])
+            for page_id, page in pages.items()
+            if page.get("knowledge_file")
+        }
         values["app_id"] = config.get("FB_APP_ID", "")
         return cls(**values)
+
+
+def _read(path: str) -> str:
+    """A knowledge file's text (config.py checked it is there, readable and not too long)."""
+    if not path:
+        return ""
+    with open(path, encoding="utf-8") as file:
+        return file.read().strip()

@@ -34,6 +34,7 @@ SETTINGS = {
     "FB_APP_ID": "777000",
     "REQUEST_BUDGET_SECONDS": 8.0,
     "SEND_RESERVE_SECONDS": 1.0,
+    "AI_DISCLOSURE": "",  # tests of the disclosure turn it on (tests/test_replies.py)
 }
 
 

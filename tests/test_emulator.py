@@ -64,9 +64,11 @@ def test_fresh_machine_without_env_runs_the_offline_emulator(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "OFFLINE model" in done.stdout
-    assert "bot> [offline model] I received 0 earlier message(s) and your message: 'hi there'" in (
+    assert "bot> Hi! Just so you know: I'm an AI assistant" in done.stdout  # the default
+    assert "[offline model] I received 0 earlier message(s) and your message: 'hi there'" in (
         done.stdout
     )
+    assert "WARNING" not in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -85,4 +87,5 @@ def test_env_copied_from_the_example_still_runs_the_emulator(tmp_path):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "bot> [offline model]" in done.stdout
+    assert "bot> Hi! Just so you know: I'm an AI assistant" in done.stdout
+    assert "[offline model]" in done.stdout

@@ -243,8 +243,8 @@ def test_page_tokens_from_a_file(tmp_path):
     }
     pages = config.load(env)["FB_PAGE_TOKENS"]
     assert pages == {
-        "1": {"token": "tok-1", "system_prompt": ""},
-        "2": {"token": "tok-2", "system_prompt": "p"},
+        "1": {"token": "tok-1", "system_prompt": "", "knowledge_file": ""},
+        "2": {"token": "tok-2", "system_prompt": "p", "knowledge_file": ""},
     }
     assert "tok-2" in config.secrets(config.load(env))
 

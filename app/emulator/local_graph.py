@@ -92,9 +92,11 @@ class _Handler(JsonHandler):
     graph: LocalGraph
 
     def do_GET(self) -> None:
-        """GET /{version}/{page}/conversations?user_id=PSID"""
+        """GET /{version}/{page}/conversations?user_id=PSID, and /{version}/me (the page)."""
         url = urlparse(self.path)
         parts = url.path.strip("/").split("/")
+        if parts[1:] == ["me"]:
+            return self._answer(200, {"id": self.graph.page_id, "name": "Emulated Page"})
         if len(parts) != 3 or parts[2] != "conversations":
             return self._answer(404, {"error": {"code": 803, "message": "unknown path"}})
         person = parse_qs(url.query).get("user_id", [""])[0]
@@ -118,7 +120,10 @@ class _Handler(JsonHandler):
 class LocalGraph:
     """The stand-in server: start() it, point FB_GRAPH_API_URL at `url`, stop() it."""
 
-    def __init__(self, store_path: str, on_send: Callable[[str, str, dict], None]) -> None:
+    def __init__(
+        self, store_path: str, on_send: Callable[[str, str, dict], None], page_id: str
+    ) -> None:
+        self.page_id = page_id
         self.conversations = Conversations(store_path)
         self.on_send = on_send
         handler = type("Handler", (_Handler,), {"graph": self})

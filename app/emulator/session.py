@@ -65,7 +65,9 @@ class Emulator:
         os.makedirs(instance_path, exist_ok=True)
         self.show = show
         self.url = url
-        self.graph = LocalGraph(os.path.join(instance_path, "emulator.sqlite3"), self._sent)
+        self.graph = LocalGraph(
+            os.path.join(instance_path, "emulator.sqlite3"), self._sent, page_id=PAGE_ID
+        )
         self.graph.start()
         self.settings = self._settings(settings, instance_path)
         self.app = None if url else self._app()
