@@ -17,7 +17,7 @@ from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError
 from .handover import Handover, person_key
-from .history import History
+from .history import History, said_before
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .settings import Settings
 from .store import ANSWERED, BUSY, Ledger, StoreBusy
@@ -197,8 +197,9 @@ class Responder:
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
         _after(typing)  # the indicator must not arrive after the reply
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
+        told = said_before(history, s.ai_disclosure)
         outcome = self._deliver(
-            event, reply, made_by, deadline, history=earlier, history_from=source
+            event, reply, made_by, deadline, told, history=earlier, history_from=source
         )
         return f"{outcome} {usage}"
 
@@ -220,11 +221,21 @@ class Responder:
         """The Get Started button: the first tap of a new conversation."""
         return event.kind == POSTBACK and event.payload == self.settings.get_started_payload
 
-    def _deliver(self, event: Event, reply: str, source: str, deadline: Deadline, **extra) -> str:
-        """Disclose the AI where due, split, send in order, keep what went out in the
-        transcript, and say how it went."""
+    def _deliver(
+        self,
+        event: Event,
+        reply: str,
+        source: str,
+        deadline: Deadline,
+        told: bool | None = None,
+        **extra,
+    ) -> str:
+        """Disclose the AI where due (`told`: whether the conversation already heard it, when
+        the caller knows), split, send in order, keep what went out, and say how it went."""
         disclosure = self.settings.ai_disclosure
-        if disclosure and (self._is_get_started(event) or not self.history.told(event, disclosure)):
+        if told is None and disclosure:
+            told = self.history.told(event, disclosure)
+        if disclosure and (self._is_get_started(event) or not told):
             reply = f"{disclosure}\n\n{reply}"
             extra["disclosed"] = "yes"
         parts = text.split(reply)

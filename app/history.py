@@ -87,8 +87,7 @@ class History:
     def told(self, event: Event, words: str) -> bool:
         """Whether the page already said `words` in this conversation, as far as it is kept
         (the AI disclosure is told once per remembered conversation)."""
-        kept = self.store.transcript(conversation_of(event)).entries
-        return any(e.from_page and words in e.text for e in kept)
+        return said_before(self.store.transcript(conversation_of(event)).entries, words)
 
     def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
         """The conversation as we know it, and where it came from: store, graph or none."""
@@ -118,6 +117,11 @@ class History:
         self.store.remember(conversation_of(event), seeded, known=True)
         merged = sorted([*kept.entries, *seeded], key=lambda e: e.at)
         return merged, GRAPH
+
+
+def said_before(entries: Sequence[Entry], words: str) -> bool:
+    """Whether the page said `words` in these entries."""
+    return bool(words) and any(e.from_page and words in e.text for e in entries)
 
 
 def _before(event: Event, listed: list) -> list:

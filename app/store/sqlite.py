@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Owner, Turns
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
@@ -62,6 +63,7 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
         self.reads_per_second = reads_per_second
         self.clock = clock
         self._local = threading.local()
+        self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         db = self._connection()
@@ -84,15 +86,24 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """One immediate (write-locked) transaction on this thread's connection."""
+        """One immediate (write-locked) transaction on this thread's connection. The threads
+        of a process take turns here first: left to SQLite's busy handler, a hundred of them
+        would sleep in steps of up to 100 ms while the lock is free most of that time."""
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._writing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _write(self, sql: str, params: Any) -> Any:
+        """One write statement (its own transaction), the threads of a process taking turns;
+        returns its RETURNING row, fetched before the turn passes on (None without one)."""
+        with self._writing:
+            return self._connection().execute(sql, params).fetchone()
 
     def claim(self, key: str) -> str:
         """Take the id, unless it was answered or a live owner is answering it; a claim of a
@@ -120,13 +131,11 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""
-        self._connection().execute(
-            "UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key)
-        )
+        self._write("UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key))
 
     def release(self, key: str) -> None:
         """Drop our claim, unless it was answered."""
-        self._connection().execute(
+        self._write(
             "DELETE FROM claims WHERE key = ? AND owner = ? AND answered_at IS NULL",
             (key, self._owner()),
         )
@@ -162,26 +171,22 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""
-        self._connection().execute("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
+        self._write("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
 
     def spend(self, name: str) -> int:
         """Fixed windows: one row per person and window."""
         window = int(self.clock() // self.window)
-        (count,) = (
-            self._connection()
-            .execute(
-                """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
+        (count,) = self._write(
+            """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
                ON CONFLICT (name, window) DO UPDATE SET count = count + 1
                RETURNING count""",
-                (name, window),
-            )
-            .fetchone()
+            (name, window),
         )
         return count
 
     def pause(self, name: str, seconds: float) -> None:
         """Quiet until now + seconds (a later pause extends it)."""
-        self._connection().execute(
+        self._write(
             """INSERT INTO pauses (name, until) VALUES (?, ?)
                ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
             (name, self.clock() + seconds),
@@ -198,7 +203,7 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
 
     def _beat(self, owner: str) -> None:
         """This process is alive for OWNER_TTL_SECONDS more."""
-        self._connection().execute(
+        self._write(
             """INSERT INTO owners (owner, alive_until) VALUES (?, ?)
                ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until""",
             (owner, self.clock() + OWNER_TTL_SECONDS),

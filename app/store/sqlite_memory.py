@@ -99,7 +99,7 @@ class SQLiteMemory:
 
     def hold_reads(self, page: str, seconds: float) -> None:
         """No reads for the page until now + seconds (a longer hold wins)."""
-        self._connection().execute(
+        self._write(
             """INSERT INTO read_holds (page, until) VALUES (?, ?)
                ON CONFLICT (page) DO UPDATE SET until = max(until, excluded.until)""",
             (page, self.clock() + seconds),
