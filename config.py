@@ -22,6 +22,7 @@ SECRETS = (
     "FB_PAGE_ACCESS_TOKEN",
     "OPENAI_API_KEY",
     "REDIS_URL",
+    "METRICS_TOKEN",
 )
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
@@ -101,6 +102,41 @@ def _knowledge_file(raw: str) -> str:
             f"is longer than {KNOWLEDGE_MAX_CHARS} characters (it is sent with every message)"
         )
     return os.path.abspath(raw)
+
+
+def _prices(raw: str) -> dict[str, dict[str, float]]:
+    """OPENAI_PRICES: {"model": {"input": 0.10, "cached": 0.01, "output": 0.50}}, US dollars
+    per 1M tokens."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValueError("is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("must map model names to prices")
+    prices = {}
+    for model, price in data.items():
+        if not isinstance(price, dict) or not price or not all(
+            key in ("input", "cached", "output") and isinstance(value, (int, float))
+            for key, value in price.items()
+        ):
+            raise ValueError(f'{model}: give numbers for "input", "cached" and "output"')
+        prices[model] = {key: float(value) for key, value in price.items()}
+    return prices
+
+
+def _app_ids(raw: str) -> frozenset[str]:
+    """Comma-separated app ids."""
+    ids = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    if not all(i.isdigit() for i in ids):
+        raise ValueError("must be app ids (digits), separated by commas")
+    return ids
+
+
+def _log_format(raw: str) -> str:
+    """text (one line per record) or json (one object per line)."""
+    if raw.lower() not in ("text", "json"):
+        raise ValueError("must be text or json")
+    return raw.lower()
 
 
 def _flag(raw: str) -> bool:
@@ -221,6 +257,10 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "STICKER_REPLY": ("👍", _text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, _text),
     "LOG_LEVEL": ("INFO", _log_level),
+    "LOG_FORMAT": ("text", _log_format),
+    "METRICS_TOKEN": ("", _text),
+    "OPENAI_PRICES": ({}, _prices),
+    "AUTOMATION_APP_IDS": (frozenset(), _app_ids),
     # Threads per gunicorn worker; also the size of each worker's Graph connection pool.
     "WEB_THREADS": (128, _number(int, 1, 4096)),
 }

@@ -7,10 +7,24 @@ model call (measured in docs/benchmark.md). Workers follow the cores (WEB_CONCUR
 Heroku sets; default cores + 1); threads only wait on upstreams, so they are cheap.
 """
 
+import os
+import shutil
 import sys
+import tempfile
 
-from config import ConfigError, cores, serving
-from config import load as _load_settings  # a module named `config` would clash with a setting
+# Prometheus's multiprocess mode: every worker writes its samples into one directory, which
+# must be known before prometheus_client is first imported (in the workers, after the fork)
+# and must not hold a previous run's files. Set here, in the master, before anything else.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+    tempfile.gettempdir(), f"messenger-metrics-{os.getpid()}"
+)
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+os.makedirs(_metrics_dir)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]  # gunicorn sets it in every worker
+
+from config import ConfigError, cores, serving  # noqa: E402
+from config import load as _load_settings  # noqa: E402  (a module named `config` would clash)
 
 # Refuse to start, in the master and before any worker forks, when a setting is missing:
 # one clear line, no traceback, never a service that accepts unsigned requests.
@@ -39,3 +53,11 @@ keepalive = 75
 # strings: Meta's verification request carries the verify token in one.
 accesslog = None
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges leave the sums (counters keep what it counted). The
+    directory comes from gunicorn's own settings: this file's globals are gone by now."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, server.cfg.env["PROMETHEUS_MULTIPROC_DIR"])

@@ -20,5 +20,5 @@ except config.ConfigError as exc:
     except config.ConfigError as invalid:
         sys.exit(f"error: {invalid}")
 
-configure(settings["LOG_LEVEL"], config.secrets(settings))
+configure(settings["LOG_LEVEL"], config.secrets(settings), settings["LOG_FORMAT"])
 app = create_app(settings)

@@ -12,11 +12,12 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
-from . import prompt, render, text
+from . import batch, metrics, prompt, render, text
+from .batch import Redeliver
 from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError
-from .handover import Handover, person_key
+from .handover import THREAD_CONTROL, Handover, person_key
 from .history import History, said_before
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .settings import Settings
@@ -27,12 +28,6 @@ log = logging.getLogger(__name__)
 TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
 TYPING_THREADS = 16
 OWNER_POLL_SECONDS = 0.1
-
-
-class Redeliver(Exception):
-    """The event cannot be settled now (a live worker is still on it, the store is busy, no
-    time is left to start it): it stays unanswered here, and the webhook answers 503 so that
-    Meta delivers it again."""
 
 
 def short_id(person_id: str) -> str:
@@ -50,65 +45,70 @@ class Responder:
         self.model = model
         self.ledger = ledger
         self.settings = settings
-        self.handover = Handover(graph, ledger, settings.app_id, settings.human_pause_minutes)
+        self.handover = Handover(
+            graph,
+            ledger,
+            settings.app_id,
+            settings.human_pause_minutes,
+            settings.automation_app_ids,
+        )
         self.history = History(graph, ledger, limit=settings.history_messages)
         # Typing indicators go out beside the model call, never in its way.
         self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
         self._people = ThreadPoolExecutor(settings.web_threads, thread_name_prefix="person")
 
     def handle_all(self, received: list[Event], deadline: Deadline) -> bool:
-        """Each person's events in order, different people in parallel, as many at once as a
-        worker has threads; True when every event was settled. An event that cannot start
-        with time enough to answer is left unclaimed (and the person's later ones with it)."""
-        by_person: dict[tuple[str, str], list[Event]] = {}
-        for event in received:
-            by_person.setdefault((event.page_id, event.person_id), []).append(event)
-        groups = list(by_person.values())
-        if len(groups) == 1:
-            return self._settle(groups[0], deadline)
-        return all(self._people.map(lambda group: self._settle(group, deadline), groups))
-
-    def _settle(self, events: list[Event], deadline: Deadline) -> bool:
-        """One person's events in order; False from the first that must be delivered again."""
+        """Every event of a webhook body (app/batch.py); True when each was settled."""
         needed = self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
-        for event in events:
-            if deadline.remaining() < needed:
-                log.warning("no time left to answer mid=%s: asking Meta again", event.mid or "-")
-                return False
-            try:
-                self.handle(event, deadline)
-            except Redeliver:
-                return False
-            except Exception:  # never let one event's bug cost the others or give Meta a 500
-                log.exception("event failed mid=%s", event.mid or "-")
-        return True
+        return batch.settle_all(
+            received, self.handle, self._skipped, deadline, needed, self._people
+        )
 
     def handle(self, event: Event, deadline: Deadline) -> str:
-        """Run the pipeline for one event and return a short outcome for the log line."""
+        """Run the pipeline for one event; log and count its outcome once."""
         started = time.monotonic()
+        outcome = "failed (a bug: see the traceback)"
         try:
             outcome = self._route(event, deadline)
         except Redeliver as exc:
             outcome = f"redeliver ({exc})"
             raise
         finally:
-            log.info(
-                "event mid=%s person=%s kind=%s outcome=%s ms=%d",
-                event.mid or "-",
-                short_id(event.person_id),
-                event.kind,
-                outcome,
-                (time.monotonic() - started) * 1000,
-            )
+            self._record(event, outcome, deadline, time.monotonic() - started)
         return outcome
+
+    def _skipped(self, event: Event) -> None:
+        """An event of a batch that could not start in time: counted, asked for again."""
+        self._record(event, "redeliver (no time left to start it)", None, 0.0)
+
+    def _record(self, event: Event, outcome: str, deadline: Deadline | None, took: float) -> None:
+        """The event's log line and its metrics."""
+        fields = {
+            "mid": event.mid or "-",
+            "person": short_id(event.person_id),
+            "kind": event.kind,
+            "outcome": outcome,
+            "ms": int(took * 1000),
+        }
+        log.info(
+            "event mid=%s person=%s kind=%s outcome=%s ms=%d",
+            *fields.values(),
+            extra={"event": fields},
+        )
+        counted = metrics.outcome_of(outcome)
+        metrics.EVENTS.labels(event.page_id, event.kind, counted).inc()
+        if deadline is not None and " parts=" in outcome:
+            metrics.REPLY_SECONDS.labels(event.page_id).observe(deadline.elapsed())
 
     def _route(self, event: Event, deadline: Deadline) -> str:
         """Echoes and what is never answered first; a person's message is kept, claimed, then
         answered unless someone from the page is talking to them."""
         if event.kind == ECHO:
-            if self.handover.from_team(event):
+            if self.handover.from_page(event):
                 self.history.team(event)
             return self.handover.echo(event)
+        if event.detail in THREAD_CONTROL:
+            return self.handover.thread_control(event)
         if not event.from_person:
             return f"ignored ({event.kind}{': ' + event.detail if event.detail else ''})"
         if not self.graph.serves(event.page_id):
@@ -193,6 +193,7 @@ class Responder:
             images=s.model_accepts_images,
         )
         reply, made_by, usage = self._reply(event, messages, before_send)
+        metrics.count_tokens(event.page_id, self.model.model, usage, s.openai_prices)
         if made_by == "model":
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
         _after(typing)  # the indicator must not arrive after the reply
@@ -269,6 +270,7 @@ class Responder:
             answer = self.model.reply(messages, deadline)
         except ModelError as exc:
             log.warning("model failed mid=%s: %s", event.mid, exc)
+            metrics.MODEL_ERRORS.labels(self.model.model, exc.kind).inc()
             return self.settings.fallback_reply, "fallback", exc.usage
         return answer.text, "model", answer.usage
 

@@ -10,7 +10,12 @@ class Deadline:
 
     def __init__(self, seconds: float, *, clock=time.monotonic) -> None:
         self._clock = clock
-        self._ends = clock() + seconds
+        self._started = clock()
+        self._ends = self._started + seconds
+
+    def elapsed(self) -> float:
+        """Seconds since the budget started (the webhook's receipt)."""
+        return self._clock() - self._started
 
     def remaining(self) -> float:
         """Seconds left, never negative."""
@@ -23,5 +28,6 @@ class Deadline:
     def minus(self, seconds: float) -> Deadline:
         """A deadline that ends `seconds` earlier: time kept back for a later step."""
         earlier = Deadline(0, clock=self._clock)
+        earlier._started = self._started
         earlier._ends = self._ends - seconds
         return earlier

@@ -31,7 +31,7 @@ class Event:
     timestamp: int = 0
     text: str = ""
     payload: str | None = None
-    app_id: str | None = None
+    app_id: str | None = None  # an echo's sending app; a thread's new owner app
     attachments: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     detail: str = ""
     sticker: bool = False
@@ -135,9 +135,14 @@ def _event(item: dict[str, Any], entry_page_id: str) -> Event:
         )
     known = ("delivery", "read", "reaction", "referral", "optin", "account_linking")
     detail = next((name for name in known if name in item), "")
-    if not detail:
-        detail = next((k for k in item if k.endswith("thread_control")), "unknown")
-    return Event(OTHER, page_id, sender, None, timestamp, detail=detail)
+    if detail:
+        return Event(OTHER, page_id, sender, None, timestamp, detail=detail)
+    control = next((k for k in item if k.endswith("thread_control")), "")
+    if control:  # Conversation Routing: which app now owns the thread
+        change = item[control] if isinstance(item[control], dict) else {}
+        owner = _id(change.get("new_owner_app_id")) or None
+        return Event(OTHER, page_id, sender, None, timestamp, app_id=owner, detail=control)
+    return Event(OTHER, page_id, sender, None, timestamp, detail="unknown")
 
 
 def _message(

@@ -1,9 +1,13 @@
 """A person from the page's team steps in: the bot stays quiet for that person for a while.
 
 Meta echoes every message the page sends. Our own replies carry our app's id; a reply typed in
-the Page Inbox carries none, and one sent by another tool carries that tool's app id. Either
-of those means a human is talking to the person, so the bot pauses for HUMAN_PAUSE_MINUTES;
-the pause lives in the ledger store so every worker honours it.
+the Page Inbox carries none (or, since Graph v12, the Page Inbox's app id, 263902037430900),
+and one sent by another tool carries that tool's app id. Those mean a human is talking to the
+person, so the bot pauses for HUMAN_PAUSE_MINUTES. Apps listed in AUTOMATION_APP_IDS (an
+instant reply, an away message, another bot) are not people: their echoes pause nothing.
+Conversation Routing's thread-control events say who owns the thread: while another app (the
+Page Inbox) owns it, the bot is quiet; when it is passed back to us, the bot answers at once.
+Pauses live in the store, so every worker honours them.
 """
 
 from __future__ import annotations
@@ -23,29 +27,46 @@ def person_key(event: Event) -> str:
     return f"{event.page_id}:{event.person_id}"
 
 
-class Handover:
-    """Tells our echoes from the team's replies and pauses the bot after the latter."""
+PAGE_INBOX_APP_ID = "263902037430900"
+# Meta ends thread control after 24 h of inactivity; the pass back ends the pause sooner.
+THREAD_PAUSE_SECONDS = 24 * 3600.0
+THREAD_CONTROL = ("pass_thread_control", "take_thread_control")
 
-    def __init__(self, graph: GraphClient, ledger: Ledger, app_id: str, minutes: float) -> None:
+
+class Handover:
+    """Tells our echoes from the team's and automations', and follows thread control."""
+
+    def __init__(
+        self,
+        graph: GraphClient,
+        ledger: Ledger,
+        app_id: str,
+        minutes: float,
+        automations: frozenset[str] = frozenset(),
+    ) -> None:
         self.graph = graph
         self.ledger = ledger
         self.minutes = minutes
+        self.automations = automations
         self._app_id = Once("our app id (set FB_APP_ID)")
         self._app_id.value = app_id or None
 
-    def from_team(self, event: Event) -> bool:
-        """An echo of a message someone from the page's team sent: no app id (typed in the
-        Page Inbox), or another app's. Unknown while our own app id cannot be learned."""
+    def from_page(self, event: Event) -> bool:
+        """An echo of a message the person saw from someone or something else than this bot
+        (the team, another tool, an automation): worth keeping in the conversation. Unknown,
+        so not kept, while our own app id cannot be learned."""
         if not event.app_id:
             return True
         ours = self.our_app_id(event.page_id)
         return ours is not None and event.app_id != ours
 
     def echo(self, event: Event) -> str:
-        """Pause the bot for this person when the echo is not one of our own replies."""
+        """Pause the bot for this person when a person from the page wrote the echo."""
         if not self.minutes or not event.person_id:
             return "ignored (echo)"
         if event.app_id:
+            if event.app_id in self.automations:
+                return "ignored (an automation's echo)"
             ours = self.our_app_id(event.page_id)
             if ours is None:
                 return "ignored (echo; our app id unknown, set FB_APP_ID)"
@@ -53,6 +74,17 @@ class Handover:
                 return "ignored (our own echo)"
         self.ledger.pause(person_key(event), self.minutes * 60)
         return f"bot paused {self.minutes:g} min (the page's team replied)"
+
+    def thread_control(self, event: Event) -> str:
+        """Quiet while another app owns the thread; answering again once it is ours."""
+        if not event.person_id:
+            return f"ignored ({event.detail} without a person)"
+        ours = self.our_app_id(event.page_id)
+        if ours is not None and event.app_id == ours:
+            self.ledger.resume(person_key(event))
+            return f"bot answers again ({event.detail} to this app)"
+        self.ledger.pause(person_key(event), THREAD_PAUSE_SECONDS)
+        return f"bot paused ({event.detail} to app {event.app_id or 'unknown'})"
 
     def our_app_id(self, page_id: str) -> str | None:
         """FB_APP_ID, or the app the page token belongs to, asked of Graph once per process

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from . import metrics
 from .deadline import Deadline
 from .events import ATTACHMENT, POSTBACK, Event
 from .facebook import GraphClient, GraphError
@@ -91,6 +92,12 @@ class History:
 
     def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
         """The conversation as we know it, and where it came from: store, graph or none."""
+        entries, source = self._recall(event, deadline)
+        metrics.HISTORY.labels(source).inc()
+        return entries, source
+
+    def _recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
+        """What recall() returns, before it is counted."""
         if not self.limit:
             return [], NONE
         kept = self.store.transcript(conversation_of(event))

@@ -31,6 +31,8 @@ class Settings:
     human_pause_minutes: float = 30.0
     app_id: str = ""
     web_threads: int = 128  # how many people of one batch are answered at once
+    openai_prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    automation_app_ids: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

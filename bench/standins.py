@@ -35,6 +35,7 @@ from .driver import PAGE_ID
 FAULTS = {
     "none": "no faults",
     "model500": "every model call answers 500",
+    "model500once": "the first model call answers 500, the others answer",
     "model429": "every model call answers 429",
     "model_slow": "every model call takes 30 s (past any request budget)",
     "graph500": "every history call answers 500",
@@ -68,9 +69,11 @@ class State:
         self.failed_once: set[str] = set()
         self.ids = itertools.count(1)
 
-    def count(self, name: str) -> None:
+    def count(self, name: str) -> int:
+        """Add one to a counter; its new value."""
         with self.lock:
             self.counts[name] += 1
+            return self.counts[name]
 
     def stats(self) -> dict:
         """Counts, replies and their arrival times, and the Conversations API figures."""
@@ -208,7 +211,9 @@ class ModelHandler(Handler):
         """A chat completion after the configured latency, or the injected failure."""
         body = self._body()
         st = self.state
-        st.count("model")
+        calls = st.count("model")
+        if st.fault == "model500once" and calls == 1:
+            return self._json(500, {"error": {"message": "server error"}})
         if st.fault == "model500":
             return self._json(500, {"error": {"message": "server error"}})
         if st.fault == "model429":

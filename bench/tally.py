@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from .driver import message_text
 
 # The model stand-in's answer: "[offline model] N earlier messages; you said: TEXT".
-MODEL_REPLY = re.compile(r"\[offline model\] (\d+) earlier messages; you said: (.*)\Z", re.S)
+# The first reply of a conversation may start with the AI disclosure, a paragraph of its own.
+MODEL_REPLY = re.compile(
+    r"(?:.*\n\n)?\[offline model\] (\d+) earlier messages; you said: (.*)\Z", re.S
+)
 
 
 @dataclass

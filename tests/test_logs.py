@@ -46,3 +46,29 @@ def test_configure_masks_every_logger_that_reaches_stderr():
     )
     assert "hub.verify_token=[redacted]" in done.stderr and "RuntimeError" in done.stderr
     assert "verify-tok-42" not in done.stderr
+
+
+def test_no_appsecret_proof_or_whole_person_id_survives_a_line():
+    line = (
+        "Connection pool is full: https://graph.facebook.com/v26.0/123/conversations?"
+        "platform=messenger&user_id=24680135792468&appsecret_proof=9f86d081884c7d659a2feaa0c5"
+    )
+    masked = mask(line, [])
+    assert "24680135792468" not in masked and "user_id=…2468" in masked
+    assert "9f86d081884c7d659a2feaa0c5" not in masked and "appsecret_proof=[redacted]" in masked
+
+
+def test_json_lines_carry_the_event_fields_and_are_masked():
+    import json
+
+    from app.logs import JsonFormatter
+
+    record = logging.LogRecord(
+        "app.conversation", logging.INFO, __file__, 1, "event %s", ("x",), None
+    )
+    record.event = {"mid": "m_1", "person": "…1234", "outcome": "model parts=1", "ms": 1042}
+    record.args = ("token-abcdef",)
+    line = JsonFormatter(["token-abcdef"]).format(record)
+    entry = json.loads(line)
+    assert entry["mid"] == "m_1" and entry["ms"] == 1042 and entry["level"] == "INFO"
+    assert entry["message"] == "event [redacted]"

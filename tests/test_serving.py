@@ -42,13 +42,13 @@ def _healthy(port: int) -> bool:
 
 
 @pytest.fixture
-def standins():
+def standins(request):
+    """The Graph and model stand-ins (bench/standins.py); a test may pass extra arguments."""
     graph, model = free_port(), free_port()
-    args = ["--graph-port", str(graph), "--model-port", str(model), "--model-latency", "2"]
+    args = ["--graph-port", str(graph), "--model-port", str(model), "--graph-latency", "0"]
+    extra = getattr(request, "param", ["--model-latency", "2"])
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.standins", *args, "--graph-latency", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
+        [sys.executable, "-m", "bench.standins", *args, *extra], cwd=ROOT, stdout=subprocess.PIPE
     )
     process.stdout.readline()  # printed once both listen
     yield graph, model
@@ -56,8 +56,8 @@ def standins():
     process.wait(10)
 
 
-def test_sigterm_finishes_the_reply_in_flight(standins, tmp_path):
-    graph, model = standins
+def serve(graph: int, model: int, tmp_path, **settings) -> tuple[subprocess.Popen, int]:
+    """The Procfile's command on a free port, pointed at the stand-ins; waits until healthy."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("FB_", "OPENAI_"))},
@@ -72,29 +72,41 @@ def test_sigterm_finishes_the_reply_in_flight(standins, tmp_path):
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "REDIS_URL": "",
+        **settings,
     }
     command = (ROOT / "Procfile").read_text().split("web:", 1)[1].split()
     command[0] = str(Path(sys.executable).parent / command[0])
-    service = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 (closed with the process)
+    service = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log, text=True)
+    _until(lambda: _healthy(port), 30, "the service to start")
+    return service, port
+
+
+def signed(port: int, person: str, mid: str, text: str) -> urllib.request.Request:
+    """A webhook POST of one text message, signed like Meta's."""
+    item = {
+        "sender": {"id": person},
+        "recipient": {"id": PAGE},
+        "timestamp": int(time.time() * 1000),
+        "message": {"mid": mid, "text": text},
+    }
+    raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": [item]}]}).encode()
+    return urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhook",
+        data=raw,
+        headers={"X-Hub-Signature-256": sign(raw, SECRET)},
+    )
+
+
+def test_sigterm_finishes_the_reply_in_flight(standins, tmp_path):
+    graph, model = standins
+    service, port = serve(graph, model, tmp_path)
     try:
-        _until(lambda: _healthy(port), 30, "the service to start")
-        item = {
-            "sender": {"id": PERSON},
-            "recipient": {"id": PAGE},
-            "timestamp": int(time.time() * 1000),
-            "message": {"mid": "m_sigterm", "text": "are you there?"},
-        }
-        raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": [item]}]})
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/webhook",
-            data=raw.encode(),
-            headers={"X-Hub-Signature-256": sign(raw.encode(), SECRET)},
-        )
         answered = {}
 
         def post():
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                answered["status"] = answer.status
+            with urllib.request.urlopen(signed(port, PERSON, "m_sigterm", "hi"), timeout=30) as a:
+                answered["status"] = a.status
 
         sender = threading.Thread(target=post)
         sender.start()
@@ -109,3 +121,41 @@ def test_sigterm_finishes_the_reply_in_flight(standins, tmp_path):
         if service.poll() is None:
             service.kill()
         service.wait(10)
+
+
+@pytest.mark.parametrize(
+    "standins", [["--model-latency", "0.2", "--fault", "model500once"]], indirect=True
+)
+def test_metrics_count_every_event_once_over_all_workers(standins, tmp_path):
+    graph, model = standins
+    settings = {"WEB_CONCURRENCY": "3", "OPENAI_MAX_RETRIES": "0", "METRICS_TOKEN": "m-token"}
+    service, port = serve(graph, model, tmp_path, **settings)
+    try:
+        people = [f"2000000000000{i:02d}" for i in range(12)]
+
+        def post(person):
+            request = signed(port, person, f"m_{person}", "hello")
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert answer.status == 200
+
+        senders = [threading.Thread(target=post, args=(p,)) for p in people]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(30)
+        metrics = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer m-token"}
+        )
+        with urllib.request.urlopen(metrics, timeout=10) as answer:
+            text = answer.read().decode()
+        events = {}
+        for line in text.splitlines():
+            if line.startswith("messenger_events_total{"):
+                outcome = line.split('outcome="')[1].split('"')[0]
+                events[outcome] = events.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+        assert events == {"model": 11.0, "fallback": 1.0}
+        stats = _get(f"http://127.0.0.1:{graph}/_stats")
+        assert sum(len(r) for r in stats["replies"].values()) == 12
+    finally:
+        service.terminate()
+        service.wait(30)

@@ -19,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from .. import metrics
 from ..deadline import Deadline
 from ..signature import appsecret_proof
 from . import retry
@@ -105,7 +106,7 @@ class GraphClient:
         fields = f"messages.limit({limit}){{message,from,created_time}}"
         params = {"platform": "messenger", "user_id": person_id, "fields": fields}
         path = f"/{page_id}/conversations"
-        body = self._call("GET", path, deadline, page_id, retry.READ, params=params)
+        body = self._call("GET", path, deadline, page_id, retry.READ, "history", params=params)
         threads = body.get("data") if isinstance(body, dict) else None
         thread = threads[0] if isinstance(threads, list) and threads else None
         box = thread.get("messages") if isinstance(thread, dict) else None
@@ -124,13 +125,14 @@ class GraphClient:
             "message": {"text": text},
         }
         path = f"/{page_id}/messages"
-        answer = self._call("POST", path, deadline, page_id, retry.SEND, json=body)
+        answer = self._call("POST", path, deadline, page_id, retry.SEND, "send", json=body)
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
     def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
         """Show typing_on / typing_off / mark_seen to the person."""
         body = {"recipient": {"id": person_id}, "sender_action": action}
-        self._call("POST", f"/{page_id}/messages", deadline, page_id, retry.ONCE, json=body)
+        path = f"/{page_id}/messages"
+        self._call("POST", path, deadline, page_id, retry.ONCE, "sender_action", json=body)
 
     def api(
         self,
@@ -144,7 +146,7 @@ class GraphClient:
         """Any other Graph call (operator commands): same auth, proof and error handling; reads
         are tried again like the pipeline's."""
         policy = retry.READ if method == "GET" else retry.ONCE
-        return self._call(method, path, Deadline(seconds), page_id, policy, **kwargs)
+        return self._call(method, path, Deadline(seconds), page_id, policy, "api", **kwargs)
 
     def _call(
         self,
@@ -153,9 +155,11 @@ class GraphClient:
         deadline: Deadline,
         page_id: str | None,
         policy: retry.Policy,
+        call: str,
         **kwargs: Any,
     ) -> Any:
-        """A Graph request, tried again as the call's policy allows (app/facebook/retry.py)."""
+        """A Graph request, tried again as the call's policy allows (app/facebook/retry.py);
+        the failure that ends it is counted under `call` and Meta's code."""
         for attempt in range(policy.tries):
             try:
                 return self._request(method, path, deadline, page_id, **kwargs)
@@ -167,6 +171,7 @@ class GraphClient:
                     or not policy.again(exc)
                     or deadline.remaining() < pause + retry.MIN_AFTER_PAUSE
                 ):
+                    metrics.GRAPH_ERRORS.labels(call, metrics.graph_code(exc)).inc()
                     raise
                 log.info("Graph %s %s failed, trying again: %s", method, path.split("/")[-1], exc)
                 time.sleep(pause)

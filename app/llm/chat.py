@@ -66,11 +66,19 @@ class Reply:
 class ModelError(Exception):
     """No usable reply: an API error, a timeout, a refusal we cannot repair, or no text."""
 
-    def __init__(self, reason: str, request_id: str | None = None, usage: Usage = Usage()):
+    def __init__(
+        self,
+        reason: str,
+        request_id: str | None = None,
+        usage: Usage = Usage(),
+        *,
+        kind: str = "error",
+    ):
         super().__init__(reason)
         self.reason = reason
         self.request_id = request_id
         self.usage = usage
+        self.kind = kind  # a short, bounded name for metrics: timeout, http_429, empty…
 
     def __str__(self) -> str:
         return f"{self.reason} request_id={self.request_id or '-'}"
@@ -120,33 +128,37 @@ class ChatModel:
         while True:
             timeout = deadline.remaining()
             if timeout < MIN_ATTEMPT_SECONDS:
-                raise ModelError("no time left in the request budget", usage=usage)
+                raise ModelError("no time left in the request budget", usage=usage, kind="no_time")
             params = self.adapter.params(lowest_effort=lowest_effort)
             try:
                 completion = self._create(messages, params, timeout)
             except openai.APITimeoutError:
-                raise ModelError(
-                    f"model did not answer within {timeout:.1f}s", usage=usage
-                ) from None
+                reason = f"model did not answer within {timeout:.1f}s"
+                raise ModelError(reason, usage=usage, kind="timeout") from None
             except openai.APIStatusError as exc:
                 refused = refused_parameter(exc, params)
                 if refused:
                     self.adapter.learn(refused, params)
                     if self.adapter.params(lowest_effort=lowest_effort) != params:
                         continue  # repaired: ask again at once; the next message pays nothing
-                error = ModelError(_status_reason(exc), exc.request_id, usage)
+                kind = f"http_{exc.status_code}"
+                error = ModelError(_status_reason(exc), exc.request_id, usage, kind=kind)
                 if retries == 0 or not _retryable(exc.status_code):
                     raise error from None
                 log.warning("model call failed, retrying: %s", error)
                 retries -= 1
             except openai.APIConnectionError:
                 if retries == 0:
-                    raise ModelError("model server unreachable", usage=usage) from None
+                    raise ModelError(
+                        "model server unreachable", usage=usage, kind="unreachable"
+                    ) from None
                 log.warning("model server unreachable, retrying")
                 retries -= 1
             except openai.OpenAIError as exc:
                 name = type(exc).__name__
-                raise ModelError(f"model client error ({name})", usage=usage) from None
+                raise ModelError(
+                    f"model client error ({name})", usage=usage, kind="client"
+                ) from None
             else:
                 answer = _reply_of(completion, usage)
                 usage = answer.usage
@@ -164,7 +176,9 @@ class ChatModel:
                     )
                     lowest_effort = True
                     continue
-                raise ModelError("model answered with empty text", answer.request_id, usage)
+                raise ModelError(
+                    "model answered with empty text", answer.request_id, usage, kind="empty"
+                )
             time.sleep(min(RETRY_PAUSE_SECONDS, deadline.remaining()))
 
     def _create(self, messages: list[dict[str, Any]], params: dict, timeout: float):
@@ -197,7 +211,7 @@ def _reply_of(completion: ChatCompletion, earlier: Usage) -> Reply:
     usage = earlier + usage_of(completion)
     choices = getattr(completion, "choices", None) or []
     if not choices:
-        raise ModelError("model answered with no choices", request_id, usage)
+        raise ModelError("model answered with no choices", request_id, usage, kind="empty")
     choice = choices[0]
     text = (getattr(choice.message, "content", None) or "").strip()
     if text and choice.finish_reason == "length":

@@ -101,6 +101,15 @@ class Ledger(Protocol):
     def paused(self, name: str) -> bool:
         """Whether the bot should stay quiet for `name` now."""
 
+    def paused_until(self, name: str) -> float | None:
+        """When the pause for `name` ends (epoch seconds), or None when there is none."""
+
+    def resume(self, name: str) -> None:
+        """End the pause for `name` now."""
+
+    def spent(self, name: str) -> int:
+        """The model calls `name` made in the current window, counting none."""
+
     def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
         """Add entries (an id already kept is not added again); `known` marks it filled."""
 

@@ -115,6 +115,18 @@ class Guarded:
         """Without the store, nobody is paused: answering beats silence."""
         return self._use("paused", lambda: self.store.paused(name), False)
 
+    def paused_until(self, name: str) -> float | None:
+        """For the operator: errors reach the command, which says so."""
+        return self.store.paused_until(name)
+
+    def resume(self, name: str) -> None:
+        """For the operator and for thread control: a failure is logged."""
+        self._use("resume", lambda: self.store.resume(name), None)
+
+    def spent(self, name: str) -> int:
+        """For the operator."""
+        return self.store.spent(name)
+
     def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
         """Best effort: a message not kept costs context later, never this reply."""
         self._use("remember", lambda: self.store.remember(conversation, entries, known), None)

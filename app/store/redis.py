@@ -173,5 +173,19 @@ class RedisLedger(Owner, Turns, RedisMemory):
 
     def paused(self, name: str) -> bool:
         """The pause's end is still ahead."""
+        return self.paused_until(name) is not None
+
+    def paused_until(self, name: str) -> float | None:
+        """The pause's end, when it is ahead."""
         until = self.redis.get(self.prefix + f"pause:{name}")
-        return until is not None and float(until) > self.clock()
+        return float(until) if until is not None and float(until) > self.clock() else None
+
+    def resume(self, name: str) -> None:
+        """The pause key goes."""
+        self.redis.delete(self.prefix + f"pause:{name}")
+
+    def spent(self, name: str) -> int:
+        """The current window's counter, without counting."""
+        window = int(self.clock() // self.window)
+        count = self.redis.get(self.prefix + f"spend:{name}:{window}")
+        return int(count) if count else 0

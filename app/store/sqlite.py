@@ -201,6 +201,29 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
         )
         return row is not None
 
+    def paused_until(self, name: str) -> float | None:
+        """A read only."""
+        row = (
+            self._connection()
+            .execute("SELECT until FROM pauses WHERE name = ? AND until > ?", (name, self.clock()))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def resume(self, name: str) -> None:
+        """The pause row goes."""
+        self._write("DELETE FROM pauses WHERE name = ?", (name,))
+
+    def spent(self, name: str) -> int:
+        """A read only."""
+        window = int(self.clock() // self.window)
+        row = (
+            self._connection()
+            .execute("SELECT count FROM spend WHERE name = ? AND window = ?", (name, window))
+            .fetchone()
+        )
+        return row[0] if row else 0
+
     def _beat(self, owner: str) -> None:
         """This process is alive for OWNER_TTL_SECONDS more."""
         self._write(
