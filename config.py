@@ -115,9 +115,13 @@ def _prices(raw: str) -> dict[str, dict[str, float]]:
         raise ValueError("must map model names to prices")
     prices = {}
     for model, price in data.items():
-        if not isinstance(price, dict) or not price or not all(
-            key in ("input", "cached", "output") and isinstance(value, (int, float))
-            for key, value in price.items()
+        if (
+            not isinstance(price, dict)
+            or not price
+            or not all(
+                key in ("input", "cached", "output") and isinstance(value, (int, float))
+                for key, value in price.items()
+            )
         ):
             raise ValueError(f'{model}: give numbers for "input", "cached" and "output"')
         prices[model] = {key: float(value) for key, value in price.items()}

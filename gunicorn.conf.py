@@ -61,3 +61,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, server.cfg.env["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def on_exit(server):
+    """The service stops: its metrics directory goes with it."""
+    shutil.rmtree(server.cfg.env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

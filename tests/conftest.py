@@ -79,6 +79,21 @@ class FakeModel:
             },
         )
 
+    def reply_with_usage(
+        self, text: str, prompt: int, completion: int, cached: int = 0, reasoning: int = 0
+    ) -> None:
+        """Make every following call answer text, reporting this usage."""
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached},
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
+        }
+        self.handler = lambda body: httpx2.Response(
+            200, json=self.answer(text).json() | {"usage": usage}
+        )
+
     def reply_with(self, text: str, finish_reason: str = "stop") -> None:
         """Make every following call answer text."""
         self.handler = lambda body: self.answer(text, finish_reason)

@@ -109,20 +109,7 @@ def test_the_events_log_line_carries_the_tokens_the_model_reported(client, model
 
     from tests.conftest import SETTINGS, body_of, graph_ok, text_event
 
-    def with_usage(body):
-        response = model.answer("Hi!")
-        data = response.json() | {
-            "usage": {
-                "prompt_tokens": 31,
-                "completion_tokens": 9,
-                "total_tokens": 40,
-                "prompt_tokens_details": {"cached_tokens": 16},
-                "completion_tokens_details": {"reasoning_tokens": 4},
-            }
-        }
-        return httpx2.Response(200, json=data)
-
-    model.handler = with_usage
+    model.reply_with_usage("Hi!", prompt=31, completion=9, cached=16, reasoning=4)
     graph_ok(graph)
     caplog.set_level(logging.INFO, "app")
     raw = json.dumps(body_of(text_event("hi"))).encode()

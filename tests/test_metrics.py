@@ -34,19 +34,7 @@ def test_metrics_refuse_a_missing_or_wrong_token(watched, header):
 def test_events_tokens_and_cost_are_counted_as_reported(watched, graph, model, post_to):
     graph_ok(graph)
 
-    def with_usage(body):
-        data = model.answer("Hi!").json() | {
-            "usage": {
-                "prompt_tokens": 2000,
-                "completion_tokens": 100,
-                "total_tokens": 2100,
-                "prompt_tokens_details": {"cached_tokens": 1000},
-                "completion_tokens_details": {"reasoning_tokens": 40},
-            }
-        }
-        return httpx2.Response(200, json=data)
-
-    model.handler = with_usage
+    model.reply_with_usage("Hi!", prompt=2000, completion=100, cached=1000, reasoning=40)
     labels = {"page": PAGE, "model": "gpt-6-luna"}
     before = {
         t: sample("messenger_model_tokens_total", **labels, type=t) for t in ("prompt", "cached")
