@@ -173,8 +173,8 @@ class Responder:
             return self._deliver(event, canned, "canned", deadline)
         spent = self.ledger.spend(person_key(event))
         if spent > s.spend_limit:
-            if spent > s.spend_limit + 1:
-                return "silent (over the spend limit, notice already sent)"
+            if spent > s.spend_limit + 1 or not s.spend_limit_reply:
+                return "silent (over the spend limit, notice sent or turned off)"
             return self._deliver(event, s.spend_limit_reply, "spend notice", deadline)
         # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)

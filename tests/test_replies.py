@@ -119,3 +119,13 @@ def test_a_reply_of_emoji_families_arrives_in_whole_families_of_at_most_2000_uni
     parts = sent_texts(graph)
     assert len(parts) == 14 and "".join(parts) == family * 2500
     assert all(utf16_units(p) <= 2000 and p == family * (len(p) // len(family)) for p in parts)
+
+
+def test_a_spend_notice_turned_off_sends_nothing_past_the_limit(settings, model, graph, post_to):
+    app = create_app(
+        dict(settings, SPEND_LIMIT=1, SPEND_LIMIT_REPLY=""), openai_client=model.client()
+    )
+    graph_ok(graph)
+    post_to(app, body_of(text_event("one", "m_1")))
+    post_to(app, body_of(text_event("two", "m_2", ts=1_764_000_001_000)))
+    assert sent_texts(graph) == ["Hello there!"] and len(model.requests) == 1
