@@ -126,6 +126,27 @@ class Ledger(Protocol):
         """Allow no Conversations API call for the page for a while (Meta throttled it)."""
 
 
+class Options:
+    """What every store is told: the lease of a turn, how long ids are remembered (ttl), the
+    spend window, how many entries a conversation keeps and for how long, the Conversations
+    API allowance per page and second, and the clock (tests pass one they move)."""
+
+    def _options(
+        self,
+        *,
+        lease: float,
+        ttl: float,
+        window: float,
+        keep: int = 30,
+        max_age: float = 24 * 3600.0,
+        reads_per_second: int = 2,
+        clock=time.time,
+    ) -> None:
+        self.lease, self.ttl, self.window = lease, ttl, window
+        self.keep, self.max_age, self.reads_per_second = keep, max_age, reads_per_second
+        self.clock = clock
+
+
 class Turns:
     """The wait for a turn, shared by both stores; each says how to try and how to leave."""
 

@@ -11,11 +11,11 @@ KEYS: a single Redis (or Heroku's) is assumed, not a cluster.
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import redis
 
-from .base import OWNER_TTL_SECONDS, Owner, Turns
+from .base import OWNER_TTL_SECONDS, Options, Owner, Turns
 from .redis_memory import RedisMemory
 
 TURN = """
@@ -80,33 +80,16 @@ return 1
 """
 
 
-class RedisLedger(Owner, Turns, RedisMemory):
+class RedisLedger(Options, Owner, Turns, RedisMemory):
     """Same behaviour as SQLiteLedger, in Redis."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        lease: float,
-        ttl: float,
-        window: float,
-        prefix: str = "messenger:",
-        keep: int = 30,
-        max_age: float = 24 * 3600.0,
-        reads_per_second: int = 2,
-        clock=time.time,
-    ) -> None:
+    def __init__(self, url: str, *, prefix: str = "messenger:", **options: Any) -> None:
+        """`options`: see base.Options; `prefix` keeps several bots apart in one Redis."""
         self.redis = redis.Redis.from_url(
             url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30
         )
-        self.lease = lease
-        self.ttl = ttl
-        self.window = window
         self.prefix = prefix
-        self.clock = clock
-        self.keep = keep
-        self.max_age = max_age
-        self.reads_per_second = reads_per_second
+        self._options(**options)
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Owner, Turns
+from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Options, Owner, Turns
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 
@@ -22,7 +21,7 @@ CREATE INDEX IF NOT EXISTS owners_by_life ON owners (alive_until);
 """
 
 
-class SQLiteLedger(Owner, Turns, SQLiteMemory):
+class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
     """The ledger in one SQLite file; each thread keeps its own connection."""
 
     SCHEMA = (
@@ -42,26 +41,10 @@ class SQLiteLedger(Owner, Turns, SQLiteMemory):
         + MEMORY_SCHEMA
     )
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        lease: float,
-        ttl: float,
-        window: float,
-        keep: int = 30,
-        max_age: float = 24 * 3600.0,
-        reads_per_second: int = 2,
-        clock=time.time,
-    ) -> None:
+    def __init__(self, path: str, **options: Any) -> None:
+        """`options`: see base.Options."""
         self.path = path
-        self.lease = lease
-        self.ttl = ttl
-        self.window = window
-        self.keep = keep
-        self.max_age = max_age
-        self.reads_per_second = reads_per_second
-        self.clock = clock
+        self._options(**options)
         self._local = threading.local()
         self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
         directory = os.path.dirname(os.path.abspath(path))
