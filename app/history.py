@@ -25,6 +25,7 @@ from .store import Entry, Ledger
 log = logging.getLogger(__name__)
 
 HOLD_SECONDS = 60.0
+SPENT_FOR_SECONDS = 0.25  # a refused allowance is not asked for again this soon, per process
 SAME_MESSAGE_SECONDS = 120.0  # Graph's copy of a message we keep, under another id
 GRAPH_MOST = 20  # Meta returns details of the 20 latest messages only
 MARKERS = {"image": "[photo]", "audio": "[audio]", "video": "[video]", "file": "[file]"}
@@ -61,6 +62,9 @@ class History:
         self.store = store
         self.limit = limit
         self.clock = clock
+        # When the store last said a page's allowance was spent, this process does not ask
+        # again for a moment: a burst of new conversations would queue on the store's writes.
+        self._spent_until: dict[str, float] = {}
 
     def heard(self, event: Event) -> None:
         """Keep a person's message as it arrives, answered or not."""
@@ -90,6 +94,17 @@ class History:
         (the AI disclosure is told once per remembered conversation)."""
         return said_before(self.store.transcript(conversation_of(event)).entries, words)
 
+    def _may_read(self, page: str) -> bool:
+        """Take one of the page's Conversations API calls, unless this process learned a
+        moment ago that there is none to take."""
+        now = self.clock()
+        if now < self._spent_until.get(page, 0.0):
+            return False
+        if self.store.allow_read(page):
+            return True
+        self._spent_until[page] = now + SPENT_FOR_SECONDS
+        return False
+
     def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
         """The conversation as we know it, and where it came from: store, graph or none."""
         entries, source = self._recall(event, deadline)
@@ -105,7 +120,7 @@ class History:
         partial = STORE if earlier else NONE
         if kept.known:
             return kept.entries, STORE
-        if not self.store.allow_read(event.page_id):
+        if not self._may_read(event.page_id):
             return kept.entries, partial
         try:
             # One more than needed: the current message is often listed already.

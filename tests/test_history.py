@@ -176,3 +176,26 @@ def test_the_typing_indicator_does_not_hold_up_the_model(post, graph, model):
     post(body_of(text_event("hi")))
     calls = [json.loads(c.request.body) for c in graph.calls if c.request.method == "POST"]
     assert [c.get("sender_action") or c["message"]["text"] for c in calls] == ["typing_on", "done"]
+
+
+def test_a_spent_allowance_is_not_asked_of_the_store_again_for_a_moment(app, post, graph):
+    from app.history import SPENT_FOR_SECONDS
+
+    graph_ok(graph)
+    responder = app.extensions["messenger"]
+    clock = responder.history.clock = Clock()
+    asked = []
+    allow = responder.ledger.allow_read
+
+    def counted(page):
+        asked.append(page)
+        return False  # Meta's two calls of this second are taken
+
+    responder.ledger.allow_read = counted
+    for i in range(3):
+        post(body_of(text_event("hi", f"m_{i}", person=f"300000{i}")))
+    assert asked == [PAGE] and reads(graph) == 0
+    clock.advance(SPENT_FOR_SECONDS)
+    responder.ledger.allow_read = allow
+    post(body_of(text_event("hi", "m_9", person="3000009")))
+    assert reads(graph) == 1
