@@ -17,7 +17,7 @@ from .batch import Redeliver
 from .deadline import Deadline
 from .events import ATTACHMENT, ECHO, POSTBACK, Event
 from .facebook import GraphClient, GraphError
-from .handover import THREAD_CONTROL, Handover, person_key
+from .handover import THREAD_CONTROL, Handover
 from .history import History, said_before
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .settings import Settings
@@ -57,11 +57,15 @@ class Responder:
         self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
         self._people = ThreadPoolExecutor(settings.web_threads, thread_name_prefix="person")
 
+    @property
+    def _needed(self) -> float:
+        """The least time worth starting an answer with: a model attempt and the send."""
+        return self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
+
     def handle_all(self, received: list[Event], deadline: Deadline) -> bool:
         """Every event of a webhook body (app/batch.py); True when each was settled."""
-        needed = self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
         return batch.settle_all(
-            received, self.handle, self._skipped, deadline, needed, self._people
+            received, self.handle, self._skipped, deadline, self._needed, self._people
         )
 
     def handle(self, event: Event, deadline: Deadline) -> str:
@@ -120,7 +124,7 @@ class Responder:
         state = self._claim(event, deadline)
         if state == ANSWERED:
             return "duplicate (already answered)"
-        if self.ledger.paused(person_key(event)):
+        if self.ledger.paused(event.conversation):
             self.ledger.answered(event.key)
             return "quiet (someone from the page is replying)"
         return self._in_turn(event, deadline)
@@ -128,10 +132,9 @@ class Responder:
     def _claim(self, event: Event, deadline: Deadline) -> str:
         """Take the message, or learn it was answered; while a live worker is answering it,
         wait (within the budget) to learn how it ended, and take it over if that worker dies."""
-        needed = self.settings.send_reserve_seconds + MIN_ATTEMPT_SECONDS
         try:
             state = self.ledger.claim(event.key)
-            while state == BUSY and deadline.remaining() > needed + OWNER_POLL_SECONDS:
+            while state == BUSY and deadline.remaining() > self._needed + OWNER_POLL_SECONDS:
                 time.sleep(OWNER_POLL_SECONDS)
                 state = self.ledger.claim(event.key)
         except StoreBusy as exc:
@@ -143,8 +146,8 @@ class Responder:
     def _in_turn(self, event: Event, deadline: Deadline) -> str:
         """Wait for this person's earlier messages to be answered, then answer this one."""
         # Leave enough of the budget to still answer after waiting.
-        wait = deadline.remaining() - self.settings.send_reserve_seconds - 2 * MIN_ATTEMPT_SECONDS
-        person = person_key(event)
+        wait = deadline.remaining() - self._needed - MIN_ATTEMPT_SECONDS
+        person = event.conversation
         try:
             with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as turn:
                 if not turn:
@@ -171,7 +174,7 @@ class Responder:
             if not canned:
                 return "quiet (that reply is turned off)"
             return self._deliver(event, canned, "canned", deadline)
-        spent = self.ledger.spend(person_key(event))
+        spent = self.ledger.spend(event.conversation)
         if spent > s.spend_limit:
             if spent > s.spend_limit + 1 or not s.spend_limit_reply:
                 return "silent (over the spend limit, notice sent or turned off)"

@@ -62,6 +62,11 @@ class Event:
         ]
 
     @property
+    def conversation(self) -> str:
+        """One conversation, as the store names it: a page and a person."""
+        return f"{self.page_id}:{self.person_id}"
+
+    @property
     def key(self) -> str:
         """The id a redelivery repeats: the mid, or sender and time when there is none."""
         return self.mid or f"{self.page_id}:{self.person_id}:{self.timestamp}"

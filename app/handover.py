@@ -22,11 +22,6 @@ from .store import Ledger
 log = logging.getLogger(__name__)
 
 
-def person_key(event: Event) -> str:
-    """One conversation: a page and a person."""
-    return f"{event.page_id}:{event.person_id}"
-
-
 PAGE_INBOX_APP_ID = "263902037430900"
 # Meta ends thread control after 24 h of inactivity; the pass back ends the pause sooner.
 THREAD_PAUSE_SECONDS = 24 * 3600.0
@@ -72,7 +67,7 @@ class Handover:
                 return "ignored (echo; our app id unknown, set FB_APP_ID)"
             if event.app_id == ours:
                 return "ignored (our own echo)"
-        self.ledger.pause(person_key(event), self.minutes * 60)
+        self.ledger.pause(event.conversation, self.minutes * 60)
         return f"bot paused {self.minutes:g} min (the page's team replied)"
 
     def thread_control(self, event: Event) -> str:
@@ -81,9 +76,9 @@ class Handover:
             return f"ignored ({event.detail} without a person)"
         ours = self.our_app_id(event.page_id)
         if ours is not None and event.app_id == ours:
-            self.ledger.resume(person_key(event))
+            self.ledger.resume(event.conversation)
             return f"bot answers again ({event.detail} to this app)"
-        self.ledger.pause(person_key(event), THREAD_PAUSE_SECONDS)
+        self.ledger.pause(event.conversation, THREAD_PAUSE_SECONDS)
         return f"bot paused ({event.detail} to app {event.app_id or 'unknown'})"
 
     def our_app_id(self, page_id: str) -> str | None:

@@ -28,15 +28,15 @@ HOLD_SECONDS = 60.0
 SPENT_FOR_SECONDS = 0.25  # a refused allowance is not asked for again this soon, per process
 SAME_MESSAGE_SECONDS = 120.0  # Graph's copy of a message we keep, under another id
 GRAPH_MOST = 20  # Meta returns details of the 20 latest messages only
-MARKERS = {"image": "[photo]", "audio": "[audio]", "video": "[video]", "file": "[file]"}
-MARKERS["location"] = "[location]"
+MARKERS = {
+    "image": "[photo]",
+    "audio": "[audio]",
+    "video": "[video]",
+    "file": "[file]",
+    "location": "[location]",
+}
 
 STORE, GRAPH, NONE = "store", "graph", "none"
-
-
-def conversation_of(event: Event) -> str:
-    """One conversation: a page and a person."""
-    return f"{event.page_id}:{event.person_id}"
 
 
 def words(event: Event) -> str:
@@ -68,8 +68,8 @@ class History:
 
     def heard(self, event: Event) -> None:
         """Keep a person's message as it arrives, answered or not."""
-        at = event.timestamp / 1000 if event.timestamp else self.clock()
-        self.store.remember(conversation_of(event), [Entry(event.key, words(event), False, at)])
+        entry = Entry(event.key, words(event), False, self._written(event))
+        self.store.remember(event.conversation, [entry])
 
     def replied(self, event: Event, sent: Sequence[tuple[str, str]]) -> None:
         """Keep the reply parts that went out, under Meta's message ids; each after the
@@ -80,19 +80,22 @@ class History:
             for i, (mid, text) in enumerate(sent)
         ]
         if entries:
-            self.store.remember(conversation_of(event), entries)
+            self.store.remember(event.conversation, entries)
 
     def team(self, event: Event) -> None:
         """Keep a reply someone from the page's team sent (seen through its echo)."""
         if event.person_id and event.text.strip():
-            at = event.timestamp / 1000 if event.timestamp else self.clock()
-            entry = Entry(event.key, event.text.strip(), True, at)
-            self.store.remember(conversation_of(event), [entry])
+            entry = Entry(event.key, event.text.strip(), True, self._written(event))
+            self.store.remember(event.conversation, [entry])
+
+    def _written(self, event: Event) -> float:
+        """When a message was written: Meta's timestamp, or now when it has none."""
+        return event.timestamp / 1000 if event.timestamp else self.clock()
 
     def told(self, event: Event, words: str) -> bool:
         """Whether the page already said `words` in this conversation, as far as it is kept
         (the AI disclosure is told once per remembered conversation)."""
-        return said_before(self.store.transcript(conversation_of(event)).entries, words)
+        return said_before(self.store.transcript(event.conversation).entries, words)
 
     def _may_read(self, page: str) -> bool:
         """Take one of the page's Conversations API calls, unless this process learned a
@@ -115,7 +118,7 @@ class History:
         """What recall() returns, before it is counted."""
         if not self.limit:
             return [], NONE
-        kept = self.store.transcript(conversation_of(event))
+        kept = self.store.transcript(event.conversation)
         earlier = any(e.id != event.key for e in kept.entries)
         partial = STORE if earlier else NONE
         if kept.known:
@@ -136,7 +139,7 @@ class History:
             for m in _before(event, listed)
             if not _kept_already(m.id, m.text, m.from_page, m.created.timestamp(), kept.entries)
         ]
-        self.store.remember(conversation_of(event), seeded, known=True)
+        self.store.remember(event.conversation, seeded, known=True)
         merged = sorted([*kept.entries, *seeded], key=lambda e: e.at)
         return merged, GRAPH
 
