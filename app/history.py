@@ -5,9 +5,10 @@ every reply part we send, the team's replies from echoes — so a reply needs no
 its context. Graph's Conversations API is read only to fill a conversation the store does not
 know (the first message since a deploy, or since the conversation expired), and only within
 Meta's allowance of GRAPH_CONVERSATIONS_PER_SECOND calls per page, counted in the store for
-every worker and host. A read that is not allowed now is skipped, not queued: the reply is made
-from what the store has, and the conversation is filled on a later message. A throttled read
-holds that page's reads for as long as Meta says (or HOLD_SECONDS).
+every worker and host; a read holds its place from its start until a moment after it ended,
+as Meta may count it anywhere in between. A read that is not allowed now is skipped, not
+queued: the reply is made from what the store has, and the conversation is filled on a later
+message. A throttled read holds that page's reads for as long as Meta says (or HOLD_SECONDS).
 """
 
 from __future__ import annotations
@@ -97,16 +98,16 @@ class History:
         (the AI disclosure is told once per remembered conversation)."""
         return said_before(self.store.transcript(event.conversation).entries, words)
 
-    def _may_read(self, page: str) -> bool:
-        """Take one of the page's Conversations API calls, unless this process learned a
-        moment ago that there is none to take."""
+    def _may_read(self, page: str, deadline: Deadline) -> str | None:
+        """A ticket for one of the page's Conversations API calls, unless this process learned
+        a moment ago that there is none to take."""
         now = self.clock()
         if now < self._spent_until.get(page, 0.0):
-            return False
-        if self.store.allow_read(page):
-            return True
-        self._spent_until[page] = now + SPENT_FOR_SECONDS
-        return False
+            return None
+        ticket = self.store.allow_read(page, deadline.remaining())
+        if ticket is None:
+            self._spent_until[page] = now + SPENT_FOR_SECONDS
+        return ticket
 
     def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
         """The conversation as we know it, and where it came from: store, graph or none."""
@@ -123,7 +124,8 @@ class History:
         partial = STORE if earlier else NONE
         if kept.known:
             return kept.entries, STORE
-        if not self._may_read(event.page_id):
+        ticket = self._may_read(event.page_id, deadline)
+        if ticket is None:
             return kept.entries, partial
         try:
             # One more than needed: the current message is often listed already.
@@ -134,6 +136,8 @@ class History:
                 self.store.hold_reads(event.page_id, exc.retry_after or HOLD_SECONDS)
             log.warning("history not read mid=%s: %s", event.mid, exc)
             return kept.entries, partial
+        finally:
+            self.store.read_done(event.page_id, ticket)
         seeded = [
             Entry(m.id, m.text, m.from_page, m.created.timestamp())
             for m in _before(event, listed)

@@ -112,9 +112,9 @@ def test_throttling_is_never_retried_and_holds_the_pages_reads_as_long_as_meta_s
     post(body_of(text_event("hi", "m_2", person="2000003")))
     assert reads(graph) == 1 and sent_texts(graph) == ["Hello there!"] * 2
     clock.advance(119)
-    assert not store.allow_read(PAGE)
+    assert store.allow_read(PAGE, 5.0) is None
     clock.advance(2)
-    assert store.allow_read(PAGE)
+    assert store.allow_read(PAGE, 5.0) is not None
 
 
 def test_messages_never_answered_are_kept_too(settings, model, graph, post_to):
@@ -187,9 +187,9 @@ def test_a_spent_allowance_is_not_asked_of_the_store_again_for_a_moment(app, pos
     asked = []
     allow = responder.ledger.allow_read
 
-    def counted(page):
+    def counted(page, longest):
         asked.append(page)
-        return False  # Meta's two calls of this second are taken
+        return None  # Meta's two calls of this second are taken
 
     responder.ledger.allow_read = counted
     for i in range(3):

@@ -3,6 +3,7 @@
 import pytest
 
 from app.store import Entry, Guarded
+from app.store.base import READ_WINDOW_SECONDS
 from tests.conftest import Clock
 
 C = "page:person"
@@ -84,16 +85,50 @@ def test_redis_keys_expire_with_the_max_age(make, request):
         assert 0 < store.redis.pttl(key) <= 120_000
 
 
-def test_reads_are_allowed_per_page_within_a_sliding_second(make):
+def read(store, page="p1"):
+    """One Conversations call that ends at once: whether it was allowed."""
+    ticket = store.allow_read(page, 5.0)
+    if ticket is not None:
+        store.read_done(page, ticket)
+    return ticket is not None
+
+
+def test_reads_are_allowed_per_page_within_a_sliding_window(make):
     clock = Clock()
     store, other_worker = make(clock=clock), make(clock=clock)
-    assert store.allow_read("p1") and other_worker.allow_read("p1")
-    assert not store.allow_read("p1") and not other_worker.allow_read("p1")
-    assert store.allow_read("p2")  # another page has its own allowance
+    assert read(store) and read(other_worker)
+    assert not read(store) and not read(other_worker)
+    assert read(store, "p2")  # another page has its own allowance
     clock.advance(0.5)
-    assert not store.allow_read("p1")  # refused calls do not count
-    clock.advance(0.6)
-    assert store.allow_read("p1") and store.allow_read("p1") and not store.allow_read("p1")
+    assert not read(store)  # refused calls do not count
+    clock.advance(READ_WINDOW_SECONDS - 0.5 + 0.01)
+    assert read(store) and read(store) and not read(store)
+
+
+def test_a_read_under_way_holds_its_place_until_a_window_after_it_ends(make):
+    """Meta sees a call somewhere between its start and its end: counting it from its start
+    only would let a slow call and the next second's two land in one of Meta's seconds."""
+    clock = Clock()
+    store = make(clock=clock)
+    slow = store.allow_read("p1", 10.0)
+    assert slow is not None and read(store)
+    clock.advance(3.0)  # the slow call is still under way; the quick one ended long ago
+    assert read(store) and not read(store)
+    store.read_done("p1", slow)
+    clock.advance(READ_WINDOW_SECONDS - 0.01)
+    assert not read(store)  # the slow one ended less than a window ago
+    clock.advance(0.02)
+    assert read(store)
+
+
+def test_a_read_never_said_done_frees_its_place_after_its_longest_time(make):
+    clock = Clock()
+    store = make(clock=clock, reads_per_second=1)
+    assert store.allow_read("p1", 2.0) is not None  # its worker died mid-call
+    clock.advance(2.0 + READ_WINDOW_SECONDS - 0.01)
+    assert not read(store)
+    clock.advance(0.02)
+    assert read(store)
 
 
 def test_a_hold_stops_reads_until_it_ends(make):
@@ -102,13 +137,13 @@ def test_a_hold_stops_reads_until_it_ends(make):
     store.hold_reads("p1", 60)
     store.hold_reads("p1", 5)  # a shorter hold does not cut it short
     clock.advance(59)
-    assert not store.allow_read("p1") and store.allow_read("p2")
+    assert not read(store) and read(store, "p2")
     clock.advance(2)
-    assert store.allow_read("p1")
+    assert read(store)
 
 
 def test_no_allowance_means_no_reads(make):
-    assert not make(reads_per_second=0).allow_read("p1")
+    assert make(reads_per_second=0).allow_read("p1", 5.0) is None
 
 
 def test_a_broken_store_forgets_and_reads_nothing():
@@ -122,4 +157,5 @@ def test_a_broken_store_forgets_and_reads_nothing():
     store = Guarded(Down())
     store.remember(C, [entry("m_1", 1.0)])
     assert store.transcript(C).entries == [] and not store.transcript(C).known
-    assert store.allow_read("p1") is False
+    assert store.allow_read("p1", 5.0) is None
+    store.read_done("p1", "1")  # best effort, no error

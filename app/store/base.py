@@ -13,8 +13,10 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 - pause(person) / paused(person): someone from the page took over the conversation for a while.
 - remember(conversation, entries) / transcript(conversation): the conversation's recent
   messages, kept by us so the prompt needs no Graph read; bounded in count and age.
-- allow_read(page) / hold_reads(page, s): Meta's cap on Conversations API calls per page,
-  shared by every worker and host.
+- allow_read(page, longest) / read_done(page, ticket) / hold_reads(page, s): Meta's cap on
+  Conversations API calls per page, shared by every worker and host. A read holds its place
+  while it is under way and for READ_WINDOW_SECONDS after it ended, so Meta, which sees it
+  somewhere in between, never counts more than the allowance in any second.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ LEASE_MARGIN_SECONDS = 5.0
 # A process beats every HEARTBEAT_SECONDS; one silent for OWNER_TTL_SECONDS is dead.
 HEARTBEAT_SECONDS = 1.0
 OWNER_TTL_SECONDS = 4.0
+# Meta's second, and a tenth for the clocks of several hosts sharing one store.
+READ_WINDOW_SECONDS = 1.1
 SWEEP_SECONDS = 60.0
 
 # What claim() found.
@@ -119,8 +123,12 @@ class Ledger(Protocol):
     def forget(self, conversation: str) -> None:
         """Drop the conversation's entries; it is unknown again."""
 
-    def allow_read(self, page: str) -> bool:
-        """Take one Conversations API call of the page's allowance now, or say there is none."""
+    def allow_read(self, page: str, longest: float) -> str | None:
+        """A ticket for one Conversations API call of the page's allowance, or None when there
+        is none now; the call holds its place until read_done, at most `longest` seconds."""
+
+    def read_done(self, page: str, ticket: str) -> None:
+        """The call ended: its place counts for READ_WINDOW_SECONDS from now."""
 
     def hold_reads(self, page: str, seconds: float) -> None:
         """Allow no Conversations API call for the page for a while (Meta throttled it)."""

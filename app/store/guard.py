@@ -139,10 +139,14 @@ class Guarded:
         """Best effort."""
         self._use("forget", lambda: self.store.forget(conversation), None)
 
-    def allow_read(self, page: str) -> bool:
+    def allow_read(self, page: str, longest: float) -> str | None:
         """Without the store nobody can count Meta's allowance: make no read rather than
         risk throttling every worker's page."""
-        return self._use("allow_read", lambda: self.store.allow_read(page), False)
+        return self._use("allow_read", lambda: self.store.allow_read(page, longest), None)
+
+    def read_done(self, page: str, ticket: str) -> None:
+        """Best effort: a place not freed frees itself after the call's longest time."""
+        self._use("read_done", lambda: self.store.read_done(page, ticket), None)
 
     def hold_reads(self, page: str, seconds: float) -> None:
         """Best effort."""

@@ -13,7 +13,7 @@ import json
 import secrets
 from collections.abc import Sequence
 
-from .base import Entry, Transcript
+from .base import READ_WINDOW_SECONDS, Entry, Transcript
 
 REMEMBER = """
 -- KEYS: entries (hash), times (zset), known; ARGV: keep, ttl_ms, known, then id, at, json...
@@ -37,13 +37,14 @@ return 1
 """
 
 ALLOW = """
--- KEYS: calls (zset), hold; ARGV: now, per_second, member
+-- KEYS: places (zset member -> when it frees), hold; ARGV: now, per_second, member, until,
+-- window, keep_ms
 local held = tonumber(redis.call('GET', KEYS[2]) or '0')
 if held > tonumber(ARGV[1]) then return 0 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - 1)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[5]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], 2000)
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 
@@ -92,14 +93,21 @@ class RedisMemory:
         """Drop the conversation's keys; it is unknown again."""
         self.redis.delete(*self._conversation_keys(conversation))
 
-    def allow_read(self, page: str) -> bool:
-        """A sliding one-second window of at most `reads_per_second` calls per page."""
+    def allow_read(self, page: str, longest: float) -> str | None:
+        """At most `reads_per_second` places per page; a place's score is when it frees: the
+        longest the call may last while it is under way, its end once it ended."""
         if self.reads_per_second <= 0:
-            return False
+            return None
         now = self.clock()
         keys = [self.prefix + f"reads:{page}", self.prefix + f"reads-hold:{page}"]
         member = f"{now:.6f}:{secrets.token_hex(4)}"
-        return bool(self._allow(keys, [now, self.reads_per_second, member]))
+        keep_ms = int((longest + READ_WINDOW_SECONDS + 1) * 1000)
+        args = [now, self.reads_per_second, member, now + longest, READ_WINDOW_SECONDS, keep_ms]
+        return member if self._allow(keys, args) else None
+
+    def read_done(self, page: str, ticket: str) -> None:
+        """The place frees a window after now (XX: a place already dropped stays dropped)."""
+        self.redis.zadd(self.prefix + f"reads:{page}", {ticket: self.clock()}, xx=True)
 
     def hold_reads(self, page: str, seconds: float) -> None:
         """No reads for the page until now + seconds; a longer hold wins (same script as a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Entry, Transcript
+from .base import READ_WINDOW_SECONDS, Entry, Transcript
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transcript (
@@ -81,21 +81,32 @@ class SQLiteMemory:
             db.execute("DELETE FROM transcript WHERE conversation = ?", (conversation,))
             db.execute("DELETE FROM conversations WHERE conversation = ?", (conversation,))
 
-    def allow_read(self, page: str) -> bool:
-        """A sliding one-second window of at most `reads_per_second` calls per page."""
+    def allow_read(self, page: str, longest: float) -> str | None:
+        """At most `reads_per_second` places per page; a row's `at` is when its place frees:
+        the longest the call may last while it is under way, its end once it ended."""
         now = self.clock()
         with self._db() as db:
             held = db.execute(
                 "SELECT 1 FROM read_holds WHERE page = ? AND until > ?", (page, now)
             ).fetchone()
             if held or self.reads_per_second <= 0:
-                return False
-            db.execute("DELETE FROM reads WHERE page = ? AND at <= ?", (page, now - 1.0))
+                return None
+            free = now - READ_WINDOW_SECONDS
+            db.execute("DELETE FROM reads WHERE page = ? AND at <= ?", (page, free))
             (used,) = db.execute("SELECT count(*) FROM reads WHERE page = ?", (page,)).fetchone()
             if used >= self.reads_per_second:
-                return False
-            db.execute("INSERT INTO reads (page, at) VALUES (?, ?)", (page, now))
-            return True
+                return None
+            row = db.execute(
+                "INSERT INTO reads (page, at) VALUES (?, ?) RETURNING rowid", (page, now + longest)
+            ).fetchone()
+            return str(row[0])
+
+    def read_done(self, page: str, ticket: str) -> None:
+        """The place frees a window after now."""
+        self._write(
+            "UPDATE reads SET at = min(at, ?) WHERE rowid = ? AND page = ?",
+            (self.clock(), int(ticket), page),
+        )
 
     def hold_reads(self, page: str, seconds: float) -> None:
         """No reads for the page until now + seconds (a longer hold wins)."""
