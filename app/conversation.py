@@ -1,5 +1,5 @@
-"""One event, start to finish: heard → claim → turn → spend → typing → history → prompt →
-model → split → send → kept → mark answered.
+"""One event, start to finish: arrive (kept, claimed, pause read, call counted: one store round
+trip) → turn → typing → history → prompt → model → split → send → kept → mark answered.
 
 No HTTP and no Flask here: the webhook hands over parsed events and a deadline; the Graph
 client, the model, the ledger and the settings are passed in, so tests swap any of them.
@@ -21,7 +21,7 @@ from .handover import THREAD_CONTROL, Handover
 from .history import History, said_before
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .settings import Settings
-from .store import ANSWERED, BUSY, Ledger, StoreBusy
+from .store import ANSWERED, BUSY, Arrival, Ledger, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -120,30 +120,33 @@ class Responder:
         if event.standby:
             self.history.heard(event)  # another app owns the thread; the record stays whole
             return f"ignored (standby {event.kind})"
-        self.history.heard(event)
-        state = self._claim(event, deadline)
-        if state == ANSWERED:
+        arrival = self._arrive(event, deadline)
+        if arrival.state == ANSWERED:
             return "duplicate (already answered)"
-        if self.ledger.paused(event.conversation):
+        if arrival.paused:
             self.ledger.answered(event.key)
             return "quiet (someone from the page is replying)"
-        return self._in_turn(event, deadline)
+        return self._in_turn(event, deadline, arrival.spent)
 
-    def _claim(self, event: Event, deadline: Deadline) -> str:
-        """Take the message, or learn it was answered; while a live worker is answering it,
-        wait (within the budget) to learn how it ended, and take it over if that worker dies."""
+    def _arrive(self, event: Event, deadline: Deadline) -> Arrival:
+        """Keep the message and take it, or learn it was answered; while a live worker is
+        answering it, wait (within the budget) to learn how it ended, and take it over if that
+        worker dies. A model call is counted with the claim (the spend limit)."""
+        heard, spend = self.history.entry(event), self._canned(event) is None
         try:
-            state = self.ledger.claim(event.key)
-            while state == BUSY and deadline.remaining() > self._needed + OWNER_POLL_SECONDS:
+            arrival = self.ledger.arrive(event.key, event.conversation, heard, spend)
+            while (
+                arrival.state == BUSY and deadline.remaining() > self._needed + OWNER_POLL_SECONDS
+            ):
                 time.sleep(OWNER_POLL_SECONDS)
-                state = self.ledger.claim(event.key)
+                arrival = self.ledger.arrive(event.key, event.conversation, heard, spend)
         except StoreBusy as exc:
             raise Redeliver(str(exc)) from None
-        if state == BUSY:
+        if arrival.state == BUSY:
             raise Redeliver("a live worker is still answering it")
-        return state
+        return arrival
 
-    def _in_turn(self, event: Event, deadline: Deadline) -> str:
+    def _in_turn(self, event: Event, deadline: Deadline, spent: int) -> str:
         """Wait for this person's earlier messages to be answered, then answer this one."""
         # Leave enough of the budget to still answer after waiting.
         wait = deadline.remaining() - self._needed - MIN_ATTEMPT_SECONDS
@@ -153,7 +156,7 @@ class Responder:
                 if not turn:
                     log.warning("answering out of turn mid=%s: earlier ones still open", event.mid)
                 try:
-                    outcome = self._answer(event, deadline)
+                    outcome = self._answer(event, deadline, spent)
                 except Redeliver:
                     raise
                 except Exception:  # a bug must not cost the person their reply
@@ -166,15 +169,15 @@ class Responder:
         self.ledger.answered(event.key)
         return outcome
 
-    def _answer(self, event: Event, deadline: Deadline) -> str:
-        """A fixed reply where one fits; else spend → typing → history → prompt → model → send."""
+    def _answer(self, event: Event, deadline: Deadline, spent: int) -> str:
+        """A fixed reply where one fits; else spend limit → typing → history → prompt → model
+        → send. `spent`: the person's model calls in this window, this one counted."""
         s = self.settings
         canned = self._canned(event)
         if canned is not None:
             if not canned:
                 return "quiet (that reply is turned off)"
             return self._deliver(event, canned, "canned", deadline)
-        spent = self.ledger.spend(event.conversation)
         if spent > s.spend_limit:
             if spent > s.spend_limit + 1 or not s.spend_limit_reply:
                 return "silent (over the spend limit, notice sent or turned off)"

@@ -68,9 +68,13 @@ class History:
         self._spent_until: dict[str, float] = {}
 
     def heard(self, event: Event) -> None:
-        """Keep a person's message as it arrives, answered or not."""
-        entry = Entry(event.key, words(event), False, self._written(event))
-        self.store.remember(event.conversation, [entry])
+        """Keep a person's message that is not answered (the answered ones are kept as they
+        are claimed: the store's arrive())."""
+        self.store.remember(event.conversation, [self.entry(event)])
+
+    def entry(self, event: Event) -> Entry:
+        """A person's message as the transcript keeps it."""
+        return Entry(event.key, words(event), False, self._written(event))
 
     def replied(self, event: Event, sent: Sequence[tuple[str, str]]) -> None:
         """Keep the reply parts that went out, under Meta's message ids; each after the

@@ -151,15 +151,15 @@ def test_a_redelivery_waits_for_the_live_worker_and_gets_200_once_it_answered(
     owner.start()
     assert in_model.wait(5)
     store = second.extensions["messenger"].ledger.store
-    tries, waited = store.claim, threading.Event()
+    tries, waited = store.arrive, threading.Event()
 
-    def claim(key):
-        found = tries(key)
-        if found == "busy":
+    def arrive(*args):
+        found = tries(*args)
+        if found.state == "busy":
             waited.set()  # the redelivery found the first worker answering: it waits
         return found
 
-    store.claim = claim
+    store.arrive = arrive
     again = threading.Thread(target=deliver, args=("redelivery", second))
     again.start()
     assert waited.wait(5)
@@ -194,13 +194,13 @@ def test_a_busy_store_never_grants_a_claim_and_asks_meta_again(app, post, graph,
     graph_ok(graph)
     store = app.extensions["messenger"].ledger.store
 
-    def locked(key):
+    def locked(*args):
         raise sqlite3.OperationalError("database is locked")
 
-    real, store.claim = store.claim, locked
+    real, store.arrive = store.arrive, locked
     assert post(body_of(text_event("hi", mid="m_busy"))).status_code == 503
     assert sent_texts(graph) == [] and model.requests == []
-    store.claim = real  # busy is not down: no breaker, the redelivery is answered
+    store.arrive = real  # busy is not down: no breaker, the redelivery is answered
     assert post(body_of(text_event("hi", mid="m_busy"))).status_code == 200
     assert sent_texts(graph) == ["Hello there!"]
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from app.store import ANSWERED, BUSY, TAKEN, Guarded, SQLiteLedger
+from app.store import ANSWERED, BUSY, TAKEN, Arrival, Entry, Guarded, SQLiteLedger
 from app.store.base import OWNER_TTL_SECONDS
 from tests.conftest import OPTIONS, Clock, free_port
 
@@ -129,6 +129,28 @@ def test_spend_counts_per_person_per_window(make):
     assert ledger.spend("p:2") == 1
 
 
+def test_arrival_keeps_claims_and_counts_in_one_call(make):
+    """What every message needs first: kept, claimed, and its model call counted once."""
+    ledger, other = make(window=3600), make(window=3600)
+    heard = Entry("m_1", "hi", False, 1.0)
+    assert ledger.arrive("m_1", "p:1", heard, True) == Arrival(TAKEN, False, 1)
+    assert other.arrive("m_1", "p:1", heard, True) == Arrival(BUSY)  # nothing counted again
+    assert [e.id for e in other.transcript("p:1").entries] == ["m_1"]  # kept once
+    assert ledger.arrive("m_2", "p:1", Entry("m_2", "2", False, 2.0), True).spent == 2
+    assert ledger.arrive("m_3", "p:1", Entry("m_3", "[sticker]", False, 3.0), False).spent == 0
+    assert ledger.spent("p:1") == 2
+    ledger.answered("m_1")
+    assert other.arrive("m_1", "p:1", heard, True) == Arrival(ANSWERED)
+
+
+def test_arrival_in_a_paused_conversation_is_taken_quiet_and_not_counted(make):
+    ledger = make(window=3600)
+    ledger.pause("p:1", 60)
+    arrival = ledger.arrive("m_1", "p:1", Entry("m_1", "hi", False, 1.0), True)
+    assert arrival == Arrival(TAKEN, paused=True)
+    assert ledger.spent("p:1") == 0 and ledger.transcript("p:1").entries[0].id == "m_1"
+
+
 def test_spend_starts_again_in_a_new_window(make):
     clock = Clock()
     ledger = make(window=60, clock=clock)
@@ -152,10 +174,10 @@ def test_pause_lasts_its_time_for_that_person_only(make):
 
 
 class Broken:
-    def claim(self, key):
+    def claim(self, *args):
         raise ConnectionError("store down")
 
-    answered = spend = pause = paused = claim
+    answered = spend = pause = paused = arrive = claim
 
     def turn(self, *args):
         raise ConnectionError("store down")
@@ -164,6 +186,7 @@ class Broken:
 def test_a_broken_store_degrades_to_answering(caplog):
     ledger = Guarded(Broken())
     assert ledger.claim("m_1") == TAKEN
+    assert ledger.arrive("m_2", "p", Entry("m_2", "hi", False, 1.0), True) == Arrival(TAKEN)
     ledger.answered("m_1")
     assert ledger.spend("p") == 0
     ledger.pause("p", 5)

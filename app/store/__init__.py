@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ANSWERED, BUSY, LEASE_MARGIN_SECONDS, TAKEN, Entry, Ledger, StoreBusy, Transcript
+from .base import (
+    ANSWERED,
+    BUSY,
+    LEASE_MARGIN_SECONDS,
+    TAKEN,
+    Arrival,
+    Entry,
+    Ledger,
+    StoreBusy,
+    Transcript,
+)
 from .guard import Guarded
 from .sqlite import SQLiteLedger
 
@@ -16,6 +26,7 @@ __all__ = [
     "ANSWERED",
     "BUSY",
     "TAKEN",
+    "Arrival",
     "Entry",
     "Guarded",
     "Ledger",

@@ -4,6 +4,9 @@ exactly-once.
 One interface, two stores: a SQLite file (default; WAL, shared by every gunicorn worker and
 thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts or dynos).
 
+- arrive(key, conversation, entry, spend): what every person's message needs first, in one
+  round trip: keep it, claim it, and when it is ours, say whether the conversation is paused
+  and count its model call.
 - claim(key): the first delivery of a message id takes it. A redelivery learns that it was
   answered, or that a live worker is answering it (and waits), or takes it over from a worker
   that died: every process beats a heartbeat into the store, so a dead owner is known within
@@ -81,8 +84,22 @@ class Transcript:
     known: bool = False
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """What arrive() found: the claim's state and, when it was taken, whether the bot is to
+    stay quiet and the person's model calls in this window with this one (0 when not counted)."""
+
+    state: str
+    paused: bool = False
+    spent: int = 0
+
+
 class Ledger(Protocol):
     """What the pipeline needs from a store."""
+
+    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+        """Keep the person's message and claim it; when taken, read the pause and (`spend`)
+        count a model call, unless paused. One transaction, one round trip."""
 
     def claim(self, key: str) -> str:
         """Take the message id for this delivery: TAKEN, ANSWERED, or BUSY (a live owner)."""

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import redis
 
-from .base import ANSWERED, TAKEN, Entry, Ledger, StoreBusy, Transcript
+from .base import ANSWERED, TAKEN, Arrival, Entry, Ledger, StoreBusy, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,15 @@ class Guarded:
             else:
                 log.exception("store call failed (%s), going on without it", what)
             return fallback
+
+    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+        """As claim(): taken when the store is down (and then nobody is paused or over the
+        limit), StoreBusy when it is busy."""
+        self._mark_unmarked()
+        if key in self._unmarked:
+            return Arrival(ANSWERED)
+        arrive = lambda: self.store.arrive(key, conversation, entry, spend)  # noqa: E731
+        return self._use(f"claim {key}", arrive, Arrival(TAKEN), strict=True)
 
     def claim(self, key: str) -> str:
         """Taken, answered or busy; a store that is down must not cost the person their

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from .base import OWNER_TTL_SECONDS, Options, Owner, Turns
+from .base import OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turns
 from .redis_memory import RedisMemory
 
 TURN = """
@@ -45,15 +45,23 @@ return 0
 """
 
 CLAIM = """
--- KEYS: done, claim; ARGV: owner, now, owner key prefix, claim_ms
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'answered' end
+-- KEYS: done, claim, pause, spend counter
+-- ARGV: owner, now, owner key prefix, claim_ms, count (1/0), counter_s
+-- Returns {state, paused (1/0), calls counted in the window (0 when not counted)}.
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'answered', 0, 0} end
 local holder = redis.call('GET', KEYS[2])
 if holder then
   local alive = tonumber(redis.call('GET', ARGV[3] .. holder) or '0')
-  if alive > tonumber(ARGV[2]) then return 'busy' end
+  if alive > tonumber(ARGV[2]) then return {'busy', 0, 0} end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
-return 'taken'
+if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[2]) then
+  return {'taken', 1, 0}
+end
+if ARGV[5] ~= '1' then return {'taken', 0, 0} end
+local spent = redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+return {'taken', 0, spent}
 """
 
 RELEASE = """
@@ -97,11 +105,30 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         self._pause = self.redis.register_script(PAUSE)
         self._memory_scripts()
 
+    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+        """Keep (the memory's script) and claim (this one's), in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            self._remember_in(pipe, conversation, [entry], False)
+            self._claim_in(pipe, key, conversation, spend)
+            _, (state, paused, spent) = pipe.execute()
+        return Arrival(state.decode(), bool(paused), int(spent))
+
     def claim(self, key: str) -> str:
         """Answered, busy (a live owner has it), or taken: one script."""
+        return self._claim_in(self.redis, key, "", False)[0].decode()
+
+    def _claim_in(self, client, key: str, conversation: str, spend: bool):
+        """Run the claim script on a client or a pipeline: keys, then arguments."""
+        now = self.clock()
         keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
-        args = [self._owner(), self.clock(), self.prefix + "owner:", int(self.ttl * 1000)]
-        return self._claim(keys, args).decode()
+        keys += [self.prefix + f"pause:{conversation}", self._spend_key(conversation, now)]
+        args = [self._owner(), now, self.prefix + "owner:", int(self.ttl * 1000)]
+        args += [1 if spend else 0, int(self.window) + 60]
+        return self._claim(keys, args, client=client)
+
+    def _spend_key(self, name: str, now: float) -> str:
+        """One counter per person and fixed window."""
+        return self.prefix + f"spend:{name}:{int(now // self.window)}"
 
     def answered(self, key: str) -> None:
         """The reply went out: keep the id for the time to live; the claim is done with."""
@@ -140,8 +167,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
 
     def spend(self, name: str) -> int:
         """Fixed windows: INCR one counter per person and window, expiring with it."""
-        window = int(self.clock() // self.window)
-        counter = self.prefix + f"spend:{name}:{window}"
+        counter = self._spend_key(name, self.clock())
         with self.redis.pipeline() as pipe:
             pipe.incr(counter)
             pipe.expire(counter, int(self.window) + 60)
@@ -169,6 +195,5 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
 
     def spent(self, name: str) -> int:
         """The current window's counter, without counting."""
-        window = int(self.clock() // self.window)
-        count = self.redis.get(self.prefix + f"spend:{name}:{window}")
+        count = self.redis.get(self._spend_key(name, self.clock()))
         return int(count) if count else 0

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Options, Owner, Turns
+from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Arrival, Entry, Options, Owner, Turns
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 
@@ -88,29 +88,48 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
         with self._writing:
             return self._connection().execute(sql, params).fetchone()
 
-    def claim(self, key: str) -> str:
-        """Take the id, unless it was answered or a live owner is answering it; a claim of a
-        dead owner (or an expired one) is taken over."""
+    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+        """Keep, claim, and when taken read the pause and count the call: one transaction."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
-            row = db.execute(
-                """SELECT c.answered_at, o.alive_until FROM claims c
-                   LEFT JOIN owners o ON o.owner = c.owner
-                   WHERE c.key = ? AND c.expires_at >= ?""",
-                (key, now),
+            self._keep(db, conversation, [entry], False, now)
+            state = self._take(db, key, now, owner)
+            if state != TAKEN:
+                return Arrival(state)
+            paused = db.execute(
+                "SELECT 1 FROM pauses WHERE name = ? AND until > ?", (conversation, now)
             ).fetchone()
-            if row is not None and row[0] is not None:
-                return ANSWERED
-            if row is not None and row[1] is not None and row[1] > now:
-                return BUSY
-            db.execute(
-                """INSERT INTO claims (key, claimed_at, answered_at, expires_at, owner)
-                   VALUES (?, ?, NULL, ?, ?)
-                   ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at,
-                   answered_at = NULL, expires_at = excluded.expires_at, owner = excluded.owner""",
-                (key, now, now + self.ttl, owner),
-            )
-            return TAKEN
+            if paused:
+                return Arrival(state, paused=True)
+            return Arrival(state, spent=self._count(db, conversation, now) if spend else 0)
+
+    def claim(self, key: str) -> str:
+        """Take the id, unless it was answered or a live owner is answering it."""
+        now, owner = self.clock(), self._owner()
+        with self._db() as db:
+            return self._take(db, key, now, owner)
+
+    def _take(self, db, key: str, now: float, owner: str) -> str:
+        """The claim's statements, inside the caller's transaction; a claim of a dead owner
+        (or an expired one) is taken over."""
+        row = db.execute(
+            """SELECT c.answered_at, o.alive_until FROM claims c
+               LEFT JOIN owners o ON o.owner = c.owner
+               WHERE c.key = ? AND c.expires_at >= ?""",
+            (key, now),
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            return ANSWERED
+        if row is not None and row[1] is not None and row[1] > now:
+            return BUSY
+        db.execute(
+            """INSERT INTO claims (key, claimed_at, answered_at, expires_at, owner)
+               VALUES (?, ?, NULL, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at,
+               answered_at = NULL, expires_at = excluded.expires_at, owner = excluded.owner""",
+            (key, now, now + self.ttl, owner),
+        )
+        return TAKEN
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""
@@ -158,13 +177,17 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
 
     def spend(self, name: str) -> int:
         """Fixed windows: one row per person and window."""
-        window = int(self.clock() // self.window)
-        (count,) = self._write(
+        with self._db() as db:
+            return self._count(db, name, self.clock())
+
+    def _count(self, db, name: str, now: float) -> int:
+        """Count one call in the window of `now`, inside the caller's transaction."""
+        (count,) = db.execute(
             """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
                ON CONFLICT (name, window) DO UPDATE SET count = count + 1
                RETURNING count""",
-            (name, window),
-        )
+            (name, int(now // self.window)),
+        ).fetchone()
         return count
 
     def pause(self, name: str, seconds: float) -> None:

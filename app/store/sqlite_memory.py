@@ -30,33 +30,36 @@ class SQLiteMemory:
 
     def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
         """Insert new ids, keep the newest `keep`, and push the conversation's expiry on."""
-        now = self.clock()
         with self._db() as db:
-            row = db.execute(
-                "SELECT known, expires_at FROM conversations WHERE conversation = ?",
-                (conversation,),
-            ).fetchone()
-            alive = row is not None and row[1] >= now
-            if row is not None and not alive:  # expired: start afresh, unknown again
-                db.execute("DELETE FROM transcript WHERE conversation = ?", (conversation,))
-            db.executemany(
-                """INSERT INTO transcript (conversation, id, at, from_page, text)
-                   VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation, id) DO NOTHING""",
-                [(conversation, e.id, e.at, int(e.from_page), e.text) for e in entries],
-            )
-            db.execute(
-                """DELETE FROM transcript WHERE conversation = :c AND seq NOT IN (
-                       SELECT seq FROM transcript WHERE conversation = :c
-                       ORDER BY at DESC, seq DESC LIMIT :keep)""",
-                {"c": conversation, "keep": self.keep},
-            )
-            db.execute(
-                """INSERT INTO conversations (conversation, known, expires_at) VALUES (?, ?, ?)
-                   ON CONFLICT (conversation) DO UPDATE
-                   SET known = max(excluded.known, CASE WHEN ? THEN known ELSE 0 END),
-                       expires_at = excluded.expires_at""",
-                (conversation, int(known), now + self.max_age, int(alive)),
-            )
+            self._keep(db, conversation, entries, known, self.clock())
+
+    def _keep(self, db, conversation: str, entries: Sequence[Entry], known: bool, now: float):
+        """remember()'s statements, inside the caller's transaction."""
+        row = db.execute(
+            "SELECT known, expires_at FROM conversations WHERE conversation = ?",
+            (conversation,),
+        ).fetchone()
+        alive = row is not None and row[1] >= now
+        if row is not None and not alive:  # expired: start afresh, unknown again
+            db.execute("DELETE FROM transcript WHERE conversation = ?", (conversation,))
+        db.executemany(
+            """INSERT INTO transcript (conversation, id, at, from_page, text)
+               VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation, id) DO NOTHING""",
+            [(conversation, e.id, e.at, int(e.from_page), e.text) for e in entries],
+        )
+        db.execute(
+            """DELETE FROM transcript WHERE conversation = :c AND seq NOT IN (
+                   SELECT seq FROM transcript WHERE conversation = :c
+                   ORDER BY at DESC, seq DESC LIMIT :keep)""",
+            {"c": conversation, "keep": self.keep},
+        )
+        db.execute(
+            """INSERT INTO conversations (conversation, known, expires_at) VALUES (?, ?, ?)
+               ON CONFLICT (conversation) DO UPDATE
+               SET known = max(excluded.known, CASE WHEN ? THEN known ELSE 0 END),
+                   expires_at = excluded.expires_at""",
+            (conversation, int(known), now + self.max_age, int(alive)),
+        )
 
     def transcript(self, conversation: str) -> Transcript:
         """A read only: the entries oldest first, when the conversation has not expired."""
