@@ -106,7 +106,8 @@ class GraphClient:
         fields = f"messages.limit({limit}){{message,from,created_time}}"
         params = {"platform": "messenger", "user_id": person_id, "fields": fields}
         path = f"/{page_id}/conversations"
-        body = self._call("GET", path, deadline, page_id, retry.READ, "history", params=params)
+        # One try: the allowance (app/history.py) granted one call, and Meta counts each.
+        body = self._call("GET", path, deadline, page_id, retry.ONCE, "history", params=params)
         threads = body.get("data") if isinstance(body, dict) else None
         thread = threads[0] if isinstance(threads, list) and threads else None
         box = thread.get("messages") if isinstance(thread, dict) else None

@@ -4,8 +4,11 @@ The HTTP adapter makes no retries of its own (urllib3's `Retry` sees status code
 Graph's meaning is in the body: throttling arrives as HTTP 400 with code 613, a hiccup as 500
 with code 1 or 2). Each call kind has one policy:
 
-- read (history, operator reads): 2 tries, again after no connection or a dropped one, a
-  5xx without a code, or codes 1, 2; pause 0.3 s.
+- read (operator reads: the page, its profile): 2 tries, again after no connection or a
+  dropped one, a 5xx without a code, or codes 1, 2; pause 0.3 s.
+- history (the Conversations API): 1 try. Meta counts every call against its 2 per second
+  per page, and the store's allowance granted one: a failed read is skipped, and the
+  conversation is filled on a later message.
 - send: 3 tries, again only when it provably did not go out: never connected, or Graph
   refused it with a transient code (1, 2, or throttling); pauses 0.3 s, 0.6 s.
 - sender action (typing): 1 try; a typing indicator is not worth a wait.
