@@ -224,3 +224,29 @@ def test_a_released_claim_is_taken_at_once_but_an_answered_one_is_not(make):
     other.answered("m_1")
     other.release("m_1")
     assert ledger.claim("m_1") == ANSWERED
+
+
+def test_an_arrival_is_one_transaction_or_one_round_trip(make, monkeypatch):
+    """Every message pays this before its model call; under a burst each extra round trip
+    queues behind every other request of the worker (docs/benchmark.md)."""
+    import redis
+
+    ledger = make()
+    ledger.claim("m_warm")  # the first call of a process beats its heartbeat
+    trips = []
+    if isinstance(ledger, SQLiteLedger):
+        db, write = ledger._db, ledger._write
+        monkeypatch.setattr(ledger, "_db", lambda: trips.append("transaction") or db())
+        monkeypatch.setattr(ledger, "_write", lambda *a: trips.append("write") or write(*a))
+    else:
+        command, execute = ledger.redis.execute_command, redis.client.Pipeline.execute
+        monkeypatch.setattr(
+            ledger.redis, "execute_command", lambda *a, **k: trips.append(a[0]) or command(*a, **k)
+        )
+        monkeypatch.setattr(
+            redis.client.Pipeline,
+            "execute",
+            lambda pipe, *a, **k: trips.append("pipeline") or execute(pipe, *a, **k),
+        )
+    ledger.arrive("m_1", "p:1", Entry("m_1", "hi", False, 1.0), True)
+    assert trips == (["transaction"] if isinstance(ledger, SQLiteLedger) else ["EVALSHA"])

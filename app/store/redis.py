@@ -3,9 +3,11 @@
 Every process beats `owner:<id>` (its alive-until time) every second. A claim is `claim:<id>`
 holding its owner's id, and `done:<id>` once the reply went out (kept for the time to live): a
 redelivery finds the id answered, or owned by a live process (busy), or owned by a dead one
-and takes it over. Turns are a sorted set per person (score: the message's timestamp), the
-waiters' owners and a holder key; one Lua script queues, drops waiters that vanished or whose
-process died, and grants the turn atomically. Scripts read owner keys they are not given as
+and takes it over; the same script reads the person's pause and counts their model call, and
+a message's arrival runs it together with the transcript's script, as one script. Turns are
+a sorted set per person (score: the message's timestamp), the waiters' owners and a holder
+key; one Lua script queues, drops waiters that vanished or whose process died, and grants the
+turn atomically. Scripts read owner keys they are not given as
 KEYS: a single Redis (or Heroku's) is assumed, not a cluster.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 import redis
 
 from .base import OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turns
-from .redis_memory import RedisMemory
+from .redis_memory import REMEMBER, RedisMemory
 
 TURN = """
 -- KEYS: waiting (zset ts), expiry (zset expires_at), holder, owners (hash member -> owner)
@@ -64,6 +66,22 @@ redis.call('EXPIRE', KEYS[4], ARGV[6])
 return {'taken', 0, spent}
 """
 
+# A message's arrival: the transcript's script, then the claim's, as one script — one round trip
+# (a pipeline of the two costs another: redis-py asks SCRIPT EXISTS before each such pipeline).
+ARRIVE = (
+    "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
+    "local function claim(KEYS, ARGV)\n" + CLAIM + "\nend\n"
+    """
+-- KEYS: the claim's 4, then the transcript's 3; ARGV: the claim's 6, then the transcript's
+local ca, ra = {}, {}
+for i = 1, #ARGV do
+  if i <= 6 then ca[i] = ARGV[i] else ra[i - 6] = ARGV[i] end
+end
+remember({KEYS[5], KEYS[6], KEYS[7]}, ra)
+return claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ca)
+"""
+)
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
@@ -101,30 +119,30 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         self._turn = self.redis.register_script(TURN)
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)
+        self._arrive = self.redis.register_script(ARRIVE)
         self._release = self.redis.register_script(RELEASE)
         self._pause = self.redis.register_script(PAUSE)
         self._memory_scripts()
 
     def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
-        """Keep (the memory's script) and claim (this one's), in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            self._remember_in(pipe, conversation, [entry], False)
-            self._claim_in(pipe, key, conversation, spend)
-            _, (state, paused, spent) = pipe.execute()
+        """Keep and claim: one script, one round trip."""
+        claim_keys, claim_args = self._claim_call(key, conversation, spend)
+        keys, args = self._remember_call(conversation, [entry], False)
+        state, paused, spent = self._arrive(claim_keys + keys, claim_args + args)
         return Arrival(state.decode(), bool(paused), int(spent))
 
     def claim(self, key: str) -> str:
         """Answered, busy (a live owner has it), or taken: one script."""
-        return self._claim_in(self.redis, key, "", False)[0].decode()
+        return self._claim(*self._claim_call(key, "", False))[0].decode()
 
-    def _claim_in(self, client, key: str, conversation: str, spend: bool):
-        """Run the claim script on a client or a pipeline: keys, then arguments."""
+    def _claim_call(self, key: str, conversation: str, spend: bool) -> tuple[list, list]:
+        """The CLAIM script's 4 keys and 6 arguments."""
         now = self.clock()
         keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
         keys += [self.prefix + f"pause:{conversation}", self._spend_key(conversation, now)]
         args = [self._owner(), now, self.prefix + "owner:", int(self.ttl * 1000)]
         args += [1 if spend else 0, int(self.window) + 60]
-        return self._claim(keys, args, client=client)
+        return keys, args
 
     def _spend_key(self, name: str, now: float) -> str:
         """One counter per person and fixed window."""

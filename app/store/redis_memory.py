@@ -66,14 +66,16 @@ class RedisMemory:
 
     def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
         """Add new ids, keep the newest `keep`, renew the conversation's expiry."""
-        self._remember_in(self.redis, conversation, entries, known)
+        self._remember(*self._remember_call(conversation, entries, known))
 
-    def _remember_in(self, client, conversation: str, entries: Sequence[Entry], known: bool):
-        """Run the remember script on a client or a pipeline."""
+    def _remember_call(
+        self, conversation: str, entries: Sequence[Entry], known: bool
+    ) -> tuple[list, list]:
+        """The REMEMBER script's keys and arguments."""
         args: list = [self.keep, max(1, int(self.max_age * 1000)), "1" if known else "0"]
         for e in entries:
             args += [e.id, e.at, json.dumps([e.text, e.from_page, e.at])]
-        return self._remember(self._conversation_keys(conversation), args, client=client)
+        return self._conversation_keys(conversation), args
 
     def transcript(self, conversation: str) -> Transcript:
         """The entries oldest first, and whether the conversation is known."""
