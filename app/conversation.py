@@ -1,5 +1,6 @@
 """One event, start to finish: arrive (kept, claimed, pause read, call counted: one store round
-trip) → turn → typing → history → prompt → model → split → send → kept → mark answered.
+trip) → turn → typing → history → prompt → model → split → send → settle (reply kept, turn
+left, answered: one round trip).
 
 No HTTP and no Flask here: the webhook hands over parsed events and a deadline; the Graph
 client, the model, the ledger and the settings are passed in, so tests swap any of them.
@@ -20,6 +21,7 @@ from .facebook import GraphClient, GraphError
 from .handover import THREAD_CONTROL, Handover
 from .history import History, said_before
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
+from .logs import short_id
 from .settings import Settings
 from .store import ANSWERED, BUSY, Arrival, Ledger, StoreBusy
 
@@ -28,11 +30,6 @@ log = logging.getLogger(__name__)
 TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
 TYPING_THREADS = 16
 OWNER_POLL_SECONDS = 0.1
-
-
-def short_id(person_id: str) -> str:
-    """Enough of a PSID to follow one person through the logs, not enough to be the id."""
-    return "…" + person_id[-4:] if len(person_id) > 4 else person_id
 
 
 class Responder:
@@ -151,37 +148,40 @@ class Responder:
         # Leave enough of the budget to still answer after waiting.
         wait = deadline.remaining() - self._needed - MIN_ATTEMPT_SECONDS
         person = event.conversation
+        sent: list[tuple[str, str]] = []  # what went out: Meta's id and the text of each part
         try:
             with self.ledger.turn(person, event.key, event.timestamp, max(0.0, wait)) as turn:
                 if not turn:
                     log.warning("answering out of turn mid=%s: earlier ones still open", event.mid)
                 try:
-                    outcome = self._answer(event, deadline, spent)
+                    outcome = self._answer(event, deadline, spent, sent)
                 except Redeliver:
                     raise
                 except Exception:  # a bug must not cost the person their reply
                     log.exception("pipeline failed mid=%s, sending the fallback", event.mid)
                     fallback = self.settings.fallback_reply
-                    outcome = self._deliver(event, fallback, "fallback after error", deadline)
+                    outcome = self._deliver(event, fallback, "fallback after error", deadline, sent)
+                kept = self.history.replies(event, sent)
+                self.ledger.settle(event.key, turn, event.conversation, kept)
         except Redeliver:
             self.ledger.release(event.key)  # not answered: the redelivery may take it at once
             raise
-        self.ledger.answered(event.key)
         return outcome
 
-    def _answer(self, event: Event, deadline: Deadline, spent: int) -> str:
+    def _answer(self, event: Event, deadline: Deadline, spent: int, sent: list) -> str:
         """A fixed reply where one fits; else spend limit → typing → history → prompt → model
-        → send. `spent`: the person's model calls in this window, this one counted."""
+        → send. `spent`: the person's model calls in this window, this one counted; `sent`
+        collects the parts that went out."""
         s = self.settings
         canned = self._canned(event)
         if canned is not None:
             if not canned:
                 return "quiet (that reply is turned off)"
-            return self._deliver(event, canned, "canned", deadline)
+            return self._deliver(event, canned, "canned", deadline, sent)
         if spent > s.spend_limit:
             if spent > s.spend_limit + 1 or not s.spend_limit_reply:
                 return "silent (over the spend limit, notice sent or turned off)"
-            return self._deliver(event, s.spend_limit_reply, "spend notice", deadline)
+            return self._deliver(event, s.spend_limit_reply, "spend notice", deadline, sent)
         # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
         typing = self._typing_pool.submit(self._typing, event)
@@ -206,7 +206,7 @@ class Responder:
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
         told = said_before(history, s.ai_disclosure)
         outcome = self._deliver(
-            event, reply, made_by, deadline, told, history=earlier, history_from=source
+            event, reply, made_by, deadline, sent, told, history=earlier, history_from=source
         )
         return f"{outcome} {usage}"
 
@@ -234,6 +234,7 @@ class Responder:
         reply: str,
         source: str,
         deadline: Deadline,
+        sent: list,
         told: bool | None = None,
         **extra,
     ) -> str:
@@ -246,14 +247,14 @@ class Responder:
             reply = f"{disclosure}\n\n{reply}"
             extra["disclosed"] = "yes"
         parts = text.split(reply)
-        sent, failure = self._send(event, parts, deadline)
-        self.history.replied(event, sent)
-        if failure is not None and not sent and failure.sent is False and failure.transient:
+        went, failure = self._send(event, parts, deadline)
+        sent.extend(went)
+        if failure is not None and not went and failure.sent is False and failure.transient:
             # Nothing went out, provably, and trying later may work: ask Meta again rather
             # than acknowledge a message nobody answered.
             raise Redeliver(f"no reply could be sent: {failure}")
-        if len(sent) < len(parts):
-            return f"send failed after {len(sent)}/{len(parts)} parts ({source})"
+        if len(went) < len(parts):
+            return f"send failed after {len(went)}/{len(parts)} parts ({source})"
         details = "".join(f" {k}={v}" for k, v in extra.items())
         return f"{source} parts={len(parts)}{details}"
 

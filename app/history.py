@@ -76,16 +76,15 @@ class History:
         """A person's message as the transcript keeps it."""
         return Entry(event.key, words(event), False, self._written(event))
 
-    def replied(self, event: Event, sent: Sequence[tuple[str, str]]) -> None:
-        """Keep the reply parts that went out, under Meta's message ids; each after the
-        message it answers, even when our clock is behind Meta's."""
+    def replies(self, event: Event, sent: Sequence[tuple[str, str]]) -> list[Entry]:
+        """The reply parts that went out, as the transcript keeps them (the store's settle()
+        writes them): under Meta's message ids, each after the message it answers, even when
+        our clock is behind Meta's."""
         start = max(self.clock(), event.timestamp / 1000 if event.timestamp else 0.0)
-        entries = [
+        return [
             Entry(mid or f"{event.key}:reply:{i + 1}", text, True, start + i * 0.001)
             for i, (mid, text) in enumerate(sent)
         ]
-        if entries:
-            self.store.remember(event.conversation, entries)
 
     def team(self, event: Event) -> None:
         """Keep a reply someone from the page's team sent (seen through its echo)."""

@@ -15,6 +15,11 @@ _PROOF = re.compile(r"(appsecret_proof=)[0-9a-fA-F]+")
 _PERSON = re.compile(r"((?:user_id=|recipient_id=|\"id\":\s*\")\D{0,3})\d+(\d{4})")
 
 
+def short_id(person_id: str) -> str:
+    """Enough of a PSID to follow one person through the logs, not enough to be the id."""
+    return "…" + person_id[-4:] if len(person_id) > 4 else person_id
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret replaced, longest first (a token may contain a shorter one),
     appsecret_proof values hidden and person ids cut to their last four digits."""

@@ -12,6 +12,8 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
   that died: every process beats a heartbeat into the store, so a dead owner is known within
   OWNER_TTL_SECONDS, not after the request budget.
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
+- settle(key, turn, conversation, entries): a message's last write, one round trip: the reply
+  parts that went out are kept, the turn is left and the message is marked answered.
 - spend(person): how many model calls this person has made in the current window.
 - pause(person) / paused(person): someone from the page took over the conversation for a while.
 - remember(conversation, entries) / transcript(conversation): the conversation's recent
@@ -94,6 +96,17 @@ class Arrival:
     spent: int = 0
 
 
+class Turn:
+    """A message's place in its person's queue, truthy while it holds the turn; settle() leaves
+    it with the message's last write, and the turn's context manager then has nothing to do."""
+
+    def __init__(self, name: str, key: str, held: bool) -> None:
+        self.name, self.key, self.held, self.left = name, key, held, False
+
+    def __bool__(self) -> bool:
+        return self.held
+
+
 class Ledger(Protocol):
     """What the pipeline needs from a store."""
 
@@ -107,11 +120,15 @@ class Ledger(Protocol):
     def answered(self, key: str) -> None:
         """Record that the reply went out: no redelivery may take the claim over."""
 
+    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
+        """Keep what was sent, leave the turn and mark the message answered, at once."""
+
     def release(self, key: str) -> None:
         """Give up our unanswered claim, so that a redelivery takes it at once."""
 
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Context manager: wait up to `wait` s for this message's turn; yield whether it came."""
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
+        """Context manager: wait up to `wait` s for this message's turn; yield it (truthy when
+        it came)."""
 
     def spend(self, name: str) -> int:
         """Count one model call for `name` in the current window; return the window's count."""
@@ -184,17 +201,20 @@ class Turns:
         raise NotImplementedError
 
     @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
-        """Queue behind this person's earlier messages; hold the turn while answering."""
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
+        """Queue behind this person's earlier messages; hold the turn while answering; leave
+        it at the end unless settle() did."""
         ends = time.monotonic() + wait
+        turn = Turn(name, key, False)
         try:
-            got = self._try_turn(name, key, ts)
-            while not got and time.monotonic() < ends:
+            turn.held = self._try_turn(name, key, ts)
+            while not turn.held and time.monotonic() < ends:
                 time.sleep(POLL_SECONDS)
-                got = self._try_turn(name, key, ts)
-            yield got
+                turn.held = self._try_turn(name, key, ts)
+            yield turn
         finally:
-            self._leave_turn(name, key)
+            if not turn.left:
+                self._leave_turn(name, key)
 
 
 class Owner:

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import redis
 
-from .base import ANSWERED, TAKEN, Arrival, Entry, Ledger, StoreBusy, Transcript
+from .base import ANSWERED, TAKEN, Arrival, Entry, Ledger, StoreBusy, Transcript, Turn
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,13 @@ class Guarded:
         self._unmarked.add(key)
         self._mark_unmarked()
 
+    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
+        """One write; when it fails, the message is marked answered at the next chance and the
+        turn is left by its context manager (or lapses with its lease)."""
+        settle = lambda: self.store.settle(key, turn, conversation, entries) or True  # noqa: E731
+        if not self._use(f"settle {key}", settle, False):
+            self.answered(key)
+
     def release(self, key: str) -> None:
         """Best effort: if it fails, the redelivery waits for our claim to lapse."""
         self._use(f"release {key}", lambda: self.store.release(key), None)
@@ -99,7 +106,7 @@ class Guarded:
             self._unmarked.discard(key)
 
     @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[bool]:
+    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
         """Without the store, answer out of turn rather than not at all. The store's own
         context manager sits on an ExitStack, so that its failures, on entering or on
         leaving, are caught here, while the caller's pass through untouched."""
@@ -108,7 +115,7 @@ class Guarded:
             got = self._use(f"turn {key}", enter, None)
             release = stack.pop_all()  # leaving the turn is ours to guard, not the with's
         try:
-            yield bool(got)
+            yield got if got is not None else Turn(name, key, False)
         finally:
             self._use(f"release {key}", release.close, None)
 

@@ -13,11 +13,12 @@ KEYS: a single Redis (or Heroku's) is assumed, not a cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 
-from .base import OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turns
+from .base import OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn, Turns
 from .redis_memory import REMEMBER, RedisMemory
 
 TURN = """
@@ -106,6 +107,26 @@ return 1
 """
 
 
+# A message's last write: the reply parts kept, the turn left, the message marked answered.
+SETTLE = (
+    "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
+    "local function leave(KEYS, ARGV)\n" + LEAVE + "\nend\n"
+    """
+-- KEYS: done, claim, the turn's 4, then the transcript's 3 (none without entries)
+-- ARGV: ttl_s, the turn's member, then the transcript's arguments (none without entries)
+leave({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, {ARGV[2]})
+if #KEYS > 6 then
+  local ra = {}
+  for i = 3, #ARGV do ra[i - 2] = ARGV[i] end
+  remember({KEYS[7], KEYS[8], KEYS[9]}, ra)
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+)
+
+
 class RedisLedger(Options, Owner, Turns, RedisMemory):
     """Same behaviour as SQLiteLedger, in Redis."""
 
@@ -120,6 +141,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         self._leave = self.redis.register_script(LEAVE)
         self._claim = self.redis.register_script(CLAIM)
         self._arrive = self.redis.register_script(ARRIVE)
+        self._settle = self.redis.register_script(SETTLE)
         self._release = self.redis.register_script(RELEASE)
         self._pause = self.redis.register_script(PAUSE)
         self._memory_scripts()
@@ -178,6 +200,17 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         args = [key, ts, now + self.lease, now, int(self.lease * 1000)]
         args += [self._owner(), self.prefix + "owner:"]
         return bool(self._turn(self._turn_keys(name), args))
+
+    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
+        """Keep what was sent, leave the turn, mark answered: one script."""
+        keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
+        keys += self._turn_keys(turn.name)
+        args: list = [int(self.ttl), turn.key]
+        if entries:
+            kept_keys, kept_args = self._remember_call(conversation, entries, False)
+            keys, args = keys + kept_keys, args + kept_args
+        self._settle(keys, args)
+        turn.left = True
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""

@@ -6,15 +6,28 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .base import ANSWERED, BUSY, OWNER_TTL_SECONDS, TAKEN, Arrival, Entry, Options, Owner, Turns
+from .base import (
+    ANSWERED,
+    BUSY,
+    OWNER_TTL_SECONDS,
+    TAKEN,
+    Arrival,
+    Entry,
+    Options,
+    Owner,
+    Turn,
+    Turns,
+)
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 
 SWEEP_BATCH = 5000
+ANSWERED_SQL = "UPDATE claims SET answered_at = ? WHERE key = ?"
+LEAVE_SQL = "DELETE FROM turns WHERE name = ? AND key = ?"
 INDEXES = """
 CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 CREATE INDEX IF NOT EXISTS owners_by_life ON owners (alive_until);
@@ -133,7 +146,17 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""
-        self._write("UPDATE claims SET answered_at = ? WHERE key = ?", (self.clock(), key))
+        self._write(ANSWERED_SQL, (self.clock(), key))
+
+    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
+        """Keep what was sent, leave the turn, mark answered: one transaction."""
+        now = self.clock()
+        with self._db() as db:
+            if entries:
+                self._keep(db, conversation, entries, False, now)
+            db.execute(LEAVE_SQL, (turn.name, turn.key))
+            db.execute(ANSWERED_SQL, (now, key))
+        turn.left = True
 
     def release(self, key: str) -> None:
         """Drop our claim, unless it was answered."""
@@ -173,7 +196,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""
-        self._write("DELETE FROM turns WHERE name = ? AND key = ?", (name, key))
+        self._write(LEAVE_SQL, (name, key))
 
     def spend(self, name: str) -> int:
         """Fixed windows: one row per person and window."""
