@@ -61,7 +61,7 @@ def tally(
                 if k >= 1:
                     out.later_replies += 1
                     out.faithful += right
-            elif reply == fallback:
+            elif reply == fallback or reply.endswith("\n\n" + fallback):  # disclosed first
                 out.fallbacks += 1
                 covers += 1
             else:
