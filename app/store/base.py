@@ -14,8 +14,10 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
 - settle(key, turn, conversation, entries): a message's last write, one round trip: the reply
   parts that went out are kept, the turn is left and the message is marked answered.
-- spend(person): how many model calls this person has made in the current window.
-- pause(person) / paused(person): someone from the page took over the conversation for a while.
+- spent(person): how many model calls this person has made in the current window (arrive()
+  counts them).
+- pause(person) / paused_until(person): someone from the page took over the conversation for a
+  while (arrive() reads it).
 - remember(conversation, entries) / transcript(conversation): the conversation's recent
   messages, kept by us so the prompt needs no Graph read; bounded in count and age.
 - allow_read(page, longest) / read_done(page, ticket) / hold_reads(page, s): Meta's cap on
@@ -130,14 +132,8 @@ class Ledger(Protocol):
         """Context manager: wait up to `wait` s for this message's turn; yield it (truthy when
         it came)."""
 
-    def spend(self, name: str) -> int:
-        """Count one model call for `name` in the current window; return the window's count."""
-
     def pause(self, name: str, seconds: float) -> None:
         """Keep the bot quiet for `name` for a while."""
-
-    def paused(self, name: str) -> bool:
-        """Whether the bot should stay quiet for `name` now."""
 
     def paused_until(self, name: str) -> float | None:
         """When the pause for `name` ends (epoch seconds), or None when there is none."""

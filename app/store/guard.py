@@ -119,17 +119,9 @@ class Guarded:
         finally:
             self._use(f"release {key}", release.close, None)
 
-    def spend(self, name: str) -> int:
-        """Without the store, nobody is over the limit."""
-        return self._use("spend", lambda: self.store.spend(name), 0)
-
     def pause(self, name: str, seconds: float) -> None:
         """Best effort: without the store the bot cannot stay quiet."""
         self._use("pause", lambda: self.store.pause(name, seconds), None)
-
-    def paused(self, name: str) -> bool:
-        """Without the store, nobody is paused: answering beats silence."""
-        return self._use("paused", lambda: self.store.paused(name), False)
 
     def paused_until(self, name: str) -> float | None:
         """For the operator: errors reach the command, which says so."""

@@ -216,24 +216,11 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         """Leave the queue, and the turn when holding it."""
         self._leave(self._turn_keys(name), [key])
 
-    def spend(self, name: str) -> int:
-        """Fixed windows: INCR one counter per person and window, expiring with it."""
-        counter = self._spend_key(name, self.clock())
-        with self.redis.pipeline() as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, int(self.window) + 60)
-            count, _ = pipe.execute()
-        return int(count)
-
     def pause(self, name: str, seconds: float) -> None:
         """The pause's end, in a key that Redis drops a while after it (a later pause wins)."""
         until = self.clock() + seconds
         key = self.prefix + f"pause:{name}"
         self._pause(keys=[key], args=[until, int((seconds + PAUSE_KEEP_SECONDS) * 1000)])
-
-    def paused(self, name: str) -> bool:
-        """The pause's end is still ahead."""
-        return self.paused_until(name) is not None
 
     def paused_until(self, name: str) -> float | None:
         """The pause's end, when it is ahead."""

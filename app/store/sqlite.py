@@ -198,13 +198,9 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
         """Leave the queue, and the turn when holding it."""
         self._write(LEAVE_SQL, (name, key))
 
-    def spend(self, name: str) -> int:
-        """Fixed windows: one row per person and window."""
-        with self._db() as db:
-            return self._count(db, name, self.clock())
-
     def _count(self, db, name: str, now: float) -> int:
-        """Count one call in the window of `now`, inside the caller's transaction."""
+        """Count one call in the window of `now` (fixed windows: one row per person and
+        window), inside the caller's transaction."""
         (count,) = db.execute(
             """INSERT INTO spend (name, window, count) VALUES (?, ?, 1)
                ON CONFLICT (name, window) DO UPDATE SET count = count + 1
@@ -220,15 +216,6 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
                ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
             (name, self.clock() + seconds),
         )
-
-    def paused(self, name: str) -> bool:
-        """A read only: no write lock needed."""
-        row = (
-            self._connection()
-            .execute("SELECT 1 FROM pauses WHERE name = ? AND until > ?", (name, self.clock()))
-            .fetchone()
-        )
-        return row is not None
 
     def paused_until(self, name: str) -> float | None:
         """A read only."""
