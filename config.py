@@ -249,6 +249,9 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "INSTANCE_PATH": ("", _absolute_path),
     "LEDGER_PATH": ("", _text),
     "REDIS_URL": (None, _redis_url),
+    # Connections each process may hold (requests wait for a free one): workers × this must fit
+    # the Redis plan's client limit.
+    "REDIS_MAX_CONNECTIONS": (10, _number(int, 1, 1000)),
     "LEDGER_TTL_HOURS": (24.0, _number(float, 0.1, 24.0 * 30)),
     "SPEND_LIMIT": (30, _number(int, 1, 1_000_000)),
     "SPEND_WINDOW_MINUTES": (60.0, _number(float, 1.0, 24.0 * 60 * 7)),

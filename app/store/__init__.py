@@ -53,5 +53,6 @@ def open_ledger(config: Any) -> Guarded:
     if config["REDIS_URL"]:
         from .redis import RedisLedger
 
-        return Guarded(RedisLedger(config["REDIS_URL"], **options))
+        pool = config["REDIS_MAX_CONNECTIONS"]
+        return Guarded(RedisLedger(config["REDIS_URL"], max_connections=pool, **options))
     return Guarded(SQLiteLedger(config["LEDGER_PATH"], **options))

@@ -4,16 +4,23 @@ exactly-once.
 One interface, two stores: a SQLite file (default; WAL, shared by every gunicorn worker and
 thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts or dynos).
 
-- arrive(key, conversation, entry, spend): what every person's message needs first, in one
-  round trip: keep it, claim it, and when it is ours, say whether the conversation is paused
-  and count its model call.
+- arrive(key, conversation, entry, spend, event): what every person's message needs first, in
+  one round trip: keep it in the conversation, claim it with the whole event (what recovery
+  needs to answer it), and when it is ours, say whether the conversation is paused, whether
+  it was told it talks to an AI, and count its model call (once per message, however often
+  it is delivered or taken over).
 - claim(key): the first delivery of a message id takes it. A redelivery learns that it was
-  answered, or that a live worker is answering it (and waits), or takes it over from a worker
-  that died: every process beats a heartbeat into the store, so a dead owner is known within
-  OWNER_TTL_SECONDS, not after the request budget.
+  answered, or that a live process is answering it, or takes it over from a process that
+  died: every process beats a heartbeat into the store, on a path request writes cannot
+  block, so a dead owner is known within OWNER_TTL_SECONDS.
+- release(key): an unanswered claim is given back, event and all, for recovery to take.
+- orphans(scan, oldest): the events of unanswered claims whose owner died or gave them
+  back, for a live process to answer (through arrive(), like a redelivery); those too old
+  (or tried MAX_TRIES times) are given up.
 - turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
-- settle(key, turn, conversation, entries): a message's last write, one round trip: the reply
-  parts that went out are kept, the turn is left and the message is marked answered.
+- settle(key, turn, conversation, entries, told): a message's last write, one round trip: the
+  reply parts that went out are kept, the turn is left, the message is marked answered (and
+  the conversation as told, when the reply carried the AI disclosure).
 - spent(person): how many model calls this person has made in the current window (arrive()
   counts them).
 - pause(person) / paused_until(person): someone from the page took over the conversation for a
@@ -28,31 +35,22 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 
 from __future__ import annotations
 
-import logging
-import os
-import secrets
-import socket
-import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-log = logging.getLogger(__name__)
-_FORK_LOCK = threading.Lock()
+from .heartbeat import HEARTBEAT_SECONDS, OWNER_TTL_SECONDS, Owner  # noqa: F401 (the stores')
 
 POLL_SECONDS = 0.02
 # A turn held this much longer than the request budget was abandoned, whoever held it.
 LEASE_MARGIN_SECONDS = 5.0
-# A process beats every HEARTBEAT_SECONDS; one silent for OWNER_TTL_SECONDS is dead.
-HEARTBEAT_SECONDS = 1.0
-OWNER_TTL_SECONDS = 4.0
+# An unanswered claim given back (or left by a dead owner) is tried this many times in all.
+MAX_TRIES = 3
 # Meta's second, and a tenth for the clocks of several hosts sharing one store.
 READ_WINDOW_SECONDS = 1.1
-SWEEP_SECONDS = 60.0
 
 # What claim() found.
 TAKEN = "taken"  # ours now: answer it
@@ -91,11 +89,13 @@ class Transcript:
 @dataclass(frozen=True)
 class Arrival:
     """What arrive() found: the claim's state and, when it was taken, whether the bot is to
-    stay quiet and the person's model calls in this window with this one (0 when not counted)."""
+    stay quiet, the person's model calls in this window with this one (0 when not counted),
+    and whether the conversation was told it talks to an AI."""
 
     state: str
     paused: bool = False
     spent: int = 0
+    told: bool = False  # the conversation already heard the AI disclosure
 
 
 class Turn:
@@ -112,9 +112,12 @@ class Turn:
 class Ledger(Protocol):
     """What the pipeline needs from a store."""
 
-    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
-        """Keep the person's message and claim it; when taken, read the pause and (`spend`)
-        count a model call, unless paused. One transaction, one round trip."""
+    def arrive(
+        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+    ) -> Arrival:
+        """Keep the person's message and claim it with `event` (JSON: what recovery needs);
+        when taken, read the pause and whether the conversation was told, and (`spend`) count
+        a model call the first time only, unless paused. One transaction, one round trip."""
 
     def claim(self, key: str) -> str:
         """Take the message id for this delivery: TAKEN, ANSWERED, or BUSY (a live owner)."""
@@ -122,11 +125,24 @@ class Ledger(Protocol):
     def answered(self, key: str) -> None:
         """Record that the reply went out: no redelivery may take the claim over."""
 
-    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
-        """Keep what was sent, leave the turn and mark the message answered, at once."""
+    def settle(
+        self,
+        key: str,
+        turn: Turn,
+        conversation: str,
+        entries: Sequence[Entry],
+        told: bool = False,
+    ) -> None:
+        """Keep what was sent, leave the turn, mark the message answered and (`told`) the
+        conversation told, at once."""
 
     def release(self, key: str) -> None:
-        """Give up our unanswered claim, so that a redelivery takes it at once."""
+        """Give our unanswered claim back: a redelivery or recovery takes it at once."""
+
+    def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
+        """Events (JSON) of unanswered claims nobody alive holds, claimed at or after
+        `oldest` (epoch seconds), among the `scan` oldest unanswered; and the keys of those
+        given up (older, or tried MAX_TRIES times), which are marked answered."""
 
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
         """Context manager: wait up to `wait` s for this message's turn; yield it (truthy when
@@ -211,60 +227,3 @@ class Turns:
         finally:
             if not turn.left:
                 self._leave_turn(name, key)
-
-
-class Owner:
-    """This process as the owner of its claims and turns: an id, and a daemon thread that
-    beats its heartbeat into the store and sweeps what expired (off the request path).
-    Made anew after a fork, so each gunicorn worker is an owner of its own."""
-
-    def _owner(self) -> str:
-        """This process's owner id; the first call in a process starts its heartbeat and
-        beats once (a store that cannot take the beat fails this call, not the next ones)."""
-        pid = os.getpid()
-        if getattr(self, "_owner_pid", None) != pid:
-            with _FORK_LOCK:
-                if getattr(self, "_owner_pid", None) != pid:
-                    owner = f"{socket.gethostname()}:{pid}:{secrets.token_hex(4)}"
-                    self._beat(owner)  # before anyone claims under this id
-                    self._stopped = threading.Event()
-                    self._keeper = threading.Thread(
-                        target=_keep,
-                        args=(weakref.ref(self), owner, self._stopped),
-                        daemon=True,
-                        name="store-owner",
-                    )
-                    self._keeper.start()
-                    self._owner_id = owner
-                    self._owner_pid = pid  # last: other threads read the id once this is set
-        return self._owner_id
-
-    def stop_heartbeat(self) -> None:
-        """Stop beating (tests make a dead worker this way; a real one just dies)."""
-        if getattr(self, "_keeper", None) is not None:
-            self._stopped.set()
-            self._keeper.join()
-
-    def _beat(self, owner: str) -> None:
-        """Write that `owner` is alive for OWNER_TTL_SECONDS more."""
-        raise NotImplementedError
-
-    def _sweep(self) -> None:
-        """Drop what expired, in bounded batches."""
-
-
-def _keep(store_ref: weakref.ref, owner: str, stopped: threading.Event) -> None:
-    """Beat every HEARTBEAT_SECONDS while the process and its store live; sweep now and then."""
-    swept = time.monotonic()
-    while not stopped.wait(HEARTBEAT_SECONDS):
-        store = store_ref()
-        if store is None:  # the store is gone (an app made and dropped in a test)
-            return
-        try:
-            store._beat(owner)
-            if time.monotonic() - swept > SWEEP_SECONDS:
-                swept = time.monotonic()
-                store._sweep()
-        except Exception as exc:  # the next beat tries again; OWNER_TTL spans several
-            log.warning("store heartbeat failed: %s", exc)
-        del store

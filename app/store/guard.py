@@ -4,12 +4,14 @@
 - down (no connection, no file): logged and answered with the value that keeps replies
   flowing (a claim is granted, nobody is paused or over the limit); the store is then left
   alone for BREAKER_SECONDS, so an unreachable Redis costs one timeout, not one per call;
-- busy (a SQLite lock held past its wait, a Redis call over its timeout): the store is there
-  but slow. A claim then raises StoreBusy, so the request is answered 503 and Meta redelivers:
-  an id that may have been answered is never granted again. Other calls fall back, no breaker;
+- busy (a SQLite lock held past its wait, a Redis call over its timeout, every connection of
+  the pool in use, the server's client limit reached): the store is there but slow or full.
+  A claim then raises StoreBusy, so the request is answered 503 and Meta redelivers: an id
+  that may have been answered is never granted again. Other calls fall back, no breaker;
 - anything else is a bug: logged with its traceback, fallen back, no breaker.
-A reply marked answered while the store failed is kept here and marked again at the next
-chance; meanwhile this process treats the id as answered.
+A reply marked answered while the store failed is kept here (at most UNMARKED_MOST ids) and
+marked after the heartbeat, off the request path, UNMARKED_BATCH at a time; meanwhile this
+process treats the id as answered.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from .base import ANSWERED, TAKEN, Arrival, Entry, Ledger, StoreBusy, Transcript
 log = logging.getLogger(__name__)
 
 BREAKER_SECONDS = 5.0
+UNMARKED_MOST = 10_000  # beyond this, the oldest marks are dropped (and logged)
+UNMARKED_BATCH = 100  # marks written after one heartbeat
+# A full pool or a full server is busy, not down (redis-py raises ConnectionError for both).
+REDIS_FULL = ("No connection available", "max number of clients reached")
 T = TypeVar("T")
 
 
@@ -37,7 +43,8 @@ class Guarded:
     def __init__(self, store: Ledger) -> None:
         self.store = store
         self._down_until = float("-inf")
-        self._unmarked: set[str] = set()
+        self._unmarked: dict[str, None] = {}  # in the order they were added
+        store.every_beat(self.mark_unmarked)
 
     def _use(self, what: str, call: Callable[[], T], fallback: T, *, strict=False) -> T:
         """Call the store unless it was down moments ago; on failure log and fall back (or,
@@ -58,42 +65,71 @@ class Guarded:
                 log.exception("store call failed (%s), going on without it", what)
             return fallback
 
-    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+    def arrive(
+        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+    ) -> Arrival:
         """As claim(): taken when the store is down (and then nobody is paused or over the
         limit), StoreBusy when it is busy."""
-        self._mark_unmarked()
         if key in self._unmarked:
             return Arrival(ANSWERED)
-        arrive = lambda: self.store.arrive(key, conversation, entry, spend)  # noqa: E731
-        return self._use(f"claim {key}", arrive, Arrival(TAKEN), strict=True)
+        arrive = lambda: self.store.arrive(key, conversation, entry, spend, event)  # noqa: E731
+        return self._use("claim", arrive, Arrival(TAKEN), strict=True)
 
     def claim(self, key: str) -> str:
         """Taken, answered or busy; a store that is down must not cost the person their
         reply (taken), one that is busy must not cost a double reply (StoreBusy)."""
-        self._mark_unmarked()
         if key in self._unmarked:
             return ANSWERED
-        return self._use(f"claim {key}", lambda: self.store.claim(key), TAKEN, strict=True)
+        return self._use("claim", lambda: self.store.claim(key), TAKEN, strict=True)
 
     def answered(self, key: str) -> None:
-        """The reply went out: mark it, now or at the next chance."""
-        self._unmarked.add(key)
-        self._mark_unmarked()
+        """The reply went out: mark it, now or after a heartbeat."""
+        answered = lambda: self.store.answered(key) or True  # noqa: E731
+        if not self._use("answered", answered, False):
+            self._keep_unmarked(key)
 
-    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
-        """One write; when it fails, the message is marked answered at the next chance and the
+    def settle(
+        self,
+        key: str,
+        turn: Turn,
+        conversation: str,
+        entries: Sequence[Entry],
+        told: bool = False,
+    ) -> None:
+        """One write; when it fails, the message is marked answered after a heartbeat and the
         turn is left by its context manager (or lapses with its lease)."""
-        settle = lambda: self.store.settle(key, turn, conversation, entries) or True  # noqa: E731
-        if not self._use(f"settle {key}", settle, False):
-            self.answered(key)
+        settle = lambda: self.store.settle(key, turn, conversation, entries, told) or True  # noqa: E731
+        if not self._use("settle", settle, False):
+            self._keep_unmarked(key)
 
     def release(self, key: str) -> None:
-        """Best effort: if it fails, the redelivery waits for our claim to lapse."""
-        self._use(f"release {key}", lambda: self.store.release(key), None)
+        """Best effort: if it fails, the claim is recovered once this process is gone."""
+        self._use("release", lambda: self.store.release(key), None)
 
-    def _mark_unmarked(self) -> None:
-        """Mark answered what could not be marked before (usually nothing)."""
-        for key in list(self._unmarked):
+    def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
+        """Nothing to recover while the store fails (recovery tries again after a beat)."""
+        return self._use("orphans", lambda: self.store.orphans(scan, oldest), ([], []))
+
+    def every_beat(self, work) -> None:
+        """The store's heartbeat runs `work` after each beat."""
+        self.store.every_beat(work)
+
+    def start(self) -> str:
+        """Start the store's heartbeat (and with it the chores after each beat)."""
+        return self.store.start()
+
+    def _keep_unmarked(self, key: str) -> None:
+        """Remember to mark `key` answered; the oldest such mark goes when there are too many
+        (a redelivery of it, unlikely after its 200, may then be answered again)."""
+        self._unmarked[key] = None
+        if len(self._unmarked) > UNMARKED_MOST:
+            del self._unmarked[next(iter(self._unmarked))]
+            log.error("more than %d replies could not be marked answered", UNMARKED_MOST)
+
+    def mark_unmarked(self) -> None:
+        """After a heartbeat: mark answered up to UNMARKED_BATCH of what could not be marked
+        before (usually nothing), stopping at the first failure."""
+        for key in list(self._unmarked)[:UNMARKED_BATCH]:
             if time.monotonic() < self._down_until:
                 return
             try:
@@ -101,9 +137,9 @@ class Guarded:
             except Exception as exc:
                 if _down(exc) and not _busy(exc):
                     self._down_until = time.monotonic() + BREAKER_SECONDS
-                log.warning("could not mark %s answered yet: %s", key, exc)
+                log.warning("could not mark a reply answered yet: %s", exc)
                 return
-            self._unmarked.discard(key)
+            self._unmarked.pop(key, None)
 
     @contextmanager
     def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
@@ -112,12 +148,12 @@ class Guarded:
         leaving, are caught here, while the caller's pass through untouched."""
         with ExitStack() as stack:
             enter = lambda: stack.enter_context(self.store.turn(name, key, ts, wait))  # noqa: E731
-            got = self._use(f"turn {key}", enter, None)
+            got = self._use("turn", enter, None)
             release = stack.pop_all()  # leaving the turn is ours to guard, not the with's
         try:
             yield got if got is not None else Turn(name, key, False)
         finally:
-            self._use(f"release {key}", release.close, None)
+            self._use("leave turn", release.close, None)
 
     def pause(self, name: str, seconds: float) -> None:
         """Best effort: without the store the bot cannot stay quiet."""
@@ -165,9 +201,13 @@ def _busy(exc: Exception) -> bool:
     """A store that is there but did not answer in time."""
     if isinstance(exc, sqlite3.OperationalError):
         return any(word in str(exc) for word in ("locked", "busy"))
+    if isinstance(exc, redis.ConnectionError) and any(w in str(exc) for w in REDIS_FULL):
+        return True
     return isinstance(exc, redis.TimeoutError)
 
 
 def _down(exc: Exception) -> bool:
     """A store that cannot be reached at all."""
+    if _busy(exc):
+        return False
     return isinstance(exc, (redis.ConnectionError, sqlite3.OperationalError, OSError))

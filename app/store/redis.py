@@ -1,14 +1,19 @@
 """The store in Redis, for deployments where several hosts share one store.
 
-Every process beats `owner:<id>` (its alive-until time) every second. A claim is `claim:<id>`
-holding its owner's id, and `done:<id>` once the reply went out (kept for the time to live): a
+Every process beats `owner:<id>` (its alive-until time) every second, on a connection of its
+own. A claim is `claim:<id>`, a hash of its owner's id (empty once given back), the event
+and the calls it counted; `done:<id>` once the reply went out (kept for the time to live);
+`unanswered`, a sorted set of the claims not yet answered, is what recovery scans. A
 redelivery finds the id answered, or owned by a live process (busy), or owned by a dead one
-and takes it over; the same script reads the person's pause and counts their model call, and
-a message's arrival runs it together with the transcript's script, as one script. Turns are
-a sorted set per person (score: the message's timestamp), the waiters' owners and a holder
-key; one Lua script queues, drops waiters that vanished or whose process died, and grants the
-turn atomically. Scripts read owner keys they are not given as
-KEYS: a single Redis (or Heroku's) is assumed, not a cluster.
+(or by nobody) and takes it over; the same script reads the person's pause and counts their
+model call, and a message's arrival runs it together with the transcript's script, as one
+script. Turns are a sorted set per person (score: the message's timestamp), the waiters'
+owners and a holder key; one Lua script queues, drops waiters that vanished or whose process
+died, and grants the turn atomically. The scripts are in redis_scripts.py.
+
+Requests share a blocking pool of REDIS_MAX_CONNECTIONS per process: a thread waits for a
+free connection rather than opening one more, so workers × the pool is all a hosted Redis's
+client limit must hold.
 """
 
 from __future__ import annotations
@@ -18,174 +23,93 @@ from typing import Any
 
 import redis
 
-from .base import OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn, Turns
-from .redis_memory import REMEMBER, RedisMemory
+from .base import MAX_TRIES, OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn, Turns
+from .redis_memory import RedisMemory
+from .redis_scripts import PAUSE_KEEP_SECONDS, SCRIPTS
 
-TURN = """
--- KEYS: waiting (zset ts), expiry (zset expires_at), holder, owners (hash member -> owner)
--- ARGV: member, ts, expires_at, now, lease_ms, owner, owner key prefix
-redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
-local now = tonumber(ARGV[4])
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local owner = redis.call('HGET', KEYS[4], member)
-  local alive = owner and tonumber(redis.call('GET', ARGV[7] .. owner) or '0') or 0
-  local expires = tonumber(redis.call('ZSCORE', KEYS[2], member) or '0')
-  if alive <= now or expires < now then
-    redis.call('ZREM', KEYS[1], member)
-    redis.call('ZREM', KEYS[2], member)
-    redis.call('HDEL', KEYS[4], member)
-    if redis.call('GET', KEYS[3]) == member then redis.call('DEL', KEYS[3]) end
-  end
-end
-for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, ARGV[5]) end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-if first ~= ARGV[1] then return 0 end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[5]) then return 1 end
-if redis.call('GET', KEYS[3]) == ARGV[1] then return 1 end
-return 0
-"""
-
-CLAIM = """
--- KEYS: done, claim, pause, spend counter
--- ARGV: owner, now, owner key prefix, claim_ms, count (1/0), counter_s
--- Returns {state, paused (1/0), calls counted in the window (0 when not counted)}.
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'answered', 0, 0} end
-local holder = redis.call('GET', KEYS[2])
-if holder then
-  local alive = tonumber(redis.call('GET', ARGV[3] .. holder) or '0')
-  if alive > tonumber(ARGV[2]) then return {'busy', 0, 0} end
-end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
-if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[2]) then
-  return {'taken', 1, 0}
-end
-if ARGV[5] ~= '1' then return {'taken', 0, 0} end
-local spent = redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], ARGV[6])
-return {'taken', 0, spent}
-"""
-
-# A message's arrival: the transcript's script, then the claim's, as one script — one round trip
-# (a pipeline of the two costs another: redis-py asks SCRIPT EXISTS before each such pipeline).
-ARRIVE = (
-    "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
-    "local function claim(KEYS, ARGV)\n" + CLAIM + "\nend\n"
-    """
--- KEYS: the claim's 4, then the transcript's 3; ARGV: the claim's 6, then the transcript's
-local ca, ra = {}, {}
-for i = 1, #ARGV do
-  if i <= 6 then ca[i] = ARGV[i] else ra[i - 6] = ARGV[i] end
-end
-remember({KEYS[5], KEYS[6], KEYS[7]}, ra)
-return claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ca)
-"""
-)
-
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-"""
-
-PAUSE = """
--- KEYS: pause; ARGV: until, keep_ms. A later end extends the pause, an earlier one does not.
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-end
-return 1
-"""
-PAUSE_KEEP_SECONDS = 60.0
-
-LEAVE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[1])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
-return 1
-"""
-
-
-# A message's last write: the reply parts kept, the turn left, the message marked answered.
-SETTLE = (
-    "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
-    "local function leave(KEYS, ARGV)\n" + LEAVE + "\nend\n"
-    """
--- KEYS: done, claim, the turn's 4, then the transcript's 3 (none without entries)
--- ARGV: ttl_s, the turn's member, then the transcript's arguments (none without entries)
-leave({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, {ARGV[2]})
-if #KEYS > 6 then
-  local ra = {}
-  for i = 3, #ARGV do ra[i - 2] = ARGV[i] end
-  remember({KEYS[7], KEYS[8], KEYS[9]}, ra)
-end
-redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-redis.call('DEL', KEYS[2])
-return 1
-"""
-)
+# How long a request waits for a free connection of the pool before the store counts as busy.
+POOL_WAIT_SECONDS = 1.0
 
 
 class RedisLedger(Options, Owner, Turns, RedisMemory):
     """Same behaviour as SQLiteLedger, in Redis."""
 
-    def __init__(self, url: str, *, prefix: str = "messenger:", **options: Any) -> None:
-        """`options`: see base.Options; `prefix` keeps several bots apart in one Redis."""
-        self.redis = redis.Redis.from_url(
-            url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "messenger:",
+        max_connections: int = 10,
+        **options: Any,
+    ) -> None:
+        """`options`: see base.Options; `prefix` keeps several bots apart in one Redis;
+        `max_connections`: this process's pool (REDIS_MAX_CONNECTIONS), which a thread waits
+        on for up to POOL_WAIT_SECONDS when every connection is in use."""
+        kwargs = {"socket_timeout": 1, "socket_connect_timeout": 1, "health_check_interval": 30}
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=POOL_WAIT_SECONDS, **kwargs
         )
+        self.redis = redis.Redis(connection_pool=pool)
+        # The heartbeat's own connection: no request can hold it back (a full pool, a queue).
+        self._beats = redis.Redis.from_url(url, **kwargs)
         self.prefix = prefix
         self._options(**options)
-        self._turn = self.redis.register_script(TURN)
-        self._leave = self.redis.register_script(LEAVE)
-        self._claim = self.redis.register_script(CLAIM)
-        self._arrive = self.redis.register_script(ARRIVE)
-        self._settle = self.redis.register_script(SETTLE)
-        self._release = self.redis.register_script(RELEASE)
-        self._pause = self.redis.register_script(PAUSE)
+        for name, script in SCRIPTS.items():
+            setattr(self, f"_{name}", self.redis.register_script(script))
         self._memory_scripts()
 
-    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
+    def arrive(
+        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+    ) -> Arrival:
         """Keep and claim: one script, one round trip."""
-        claim_keys, claim_args = self._claim_call(key, conversation, spend)
+        claim_keys, claim_args = self._claim_call(key, conversation, spend, event)
         keys, args = self._remember_call(conversation, [entry], False)
-        state, paused, spent = self._arrive(claim_keys + keys, claim_args + args)
-        return Arrival(state.decode(), bool(paused), int(spent))
+        state, paused, spent, told = self._arrive(claim_keys + keys, claim_args + args)
+        return Arrival(state.decode(), bool(paused), int(spent), bool(told))
 
     def claim(self, key: str) -> str:
         """Answered, busy (a live owner has it), or taken: one script."""
-        return self._claim(*self._claim_call(key, "", False))[0].decode()
+        return self._claim(*self._claim_call(key, "", False, ""))[0].decode()
 
-    def _claim_call(self, key: str, conversation: str, spend: bool) -> tuple[list, list]:
-        """The CLAIM script's 4 keys and 6 arguments."""
+    def _claim_call(self, key: str, conversation: str, spend: bool, event: str):
+        """The CLAIM script's 6 keys and 8 arguments."""
         now = self.clock()
         keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
         keys += [self.prefix + f"pause:{conversation}", self._spend_key(conversation, now)]
+        keys += [self.prefix + "unanswered", self._conversation_keys(conversation)[3]]
         args = [self._owner(), now, self.prefix + "owner:", int(self.ttl * 1000)]
-        args += [1 if spend else 0, int(self.window) + 60]
+        args += [1 if spend else 0, int(self.window) + 60, key, event]
         return keys, args
 
     def _spend_key(self, name: str, now: float) -> str:
         """One counter per person and fixed window."""
         return self.prefix + f"spend:{name}:{int(now // self.window)}"
 
+    def _done_keys(self, key: str) -> list[str]:
+        """The answered mark, the claim and the index of unanswered claims."""
+        return [self.prefix + f"{part}:{key}" for part in ("done", "claim")] + [
+            self.prefix + "unanswered"
+        ]
+
     def answered(self, key: str) -> None:
         """The reply went out: keep the id for the time to live; the claim is done with."""
-        with self.redis.pipeline() as pipe:
-            pipe.set(self.prefix + "done:" + key, "1", ex=int(self.ttl))
-            pipe.delete(self.prefix + "claim:" + key)
-            pipe.execute()
+        self._answered(self._done_keys(key), [int(self.ttl), key])
 
     def release(self, key: str) -> None:
-        """Drop our claim (an answered id keeps its `done` key)."""
-        self._release([self.prefix + "claim:" + key], [self._owner()])
+        """Give our unanswered claim back (its event stays for whoever takes it next)."""
+        self._release(self._done_keys(key)[:2], [self._owner()])
+
+    def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
+        """Unanswered claims whose owner is gone: their events, or given up when too old."""
+        args = [self.clock(), self.prefix + "owner:", oldest, MAX_TRIES, scan, self.prefix]
+        found, gone = self._orphans([self.prefix + "unanswered"], [*args, int(self.ttl)])
+        return [e.decode() for e in found], [k.decode() for k in gone]
 
     def _beat(self, owner: str) -> None:
         """This process is alive for OWNER_TTL_SECONDS more (the key outlives that a little,
-        so a reader sees the time rather than nothing)."""
+        so a reader sees the time rather than nothing), on the heartbeat's own connection."""
         until = self.clock() + OWNER_TTL_SECONDS
-        self.redis.set(
+        self._beats.set(
             self.prefix + "owner:" + owner, until, px=int((OWNER_TTL_SECONDS + 60) * 1000)
         )
 
@@ -201,11 +125,19 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         args += [self._owner(), self.prefix + "owner:"]
         return bool(self._turn(self._turn_keys(name), args))
 
-    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
-        """Keep what was sent, leave the turn, mark answered: one script."""
-        keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
+    def settle(
+        self,
+        key: str,
+        turn: Turn,
+        conversation: str,
+        entries: Sequence[Entry],
+        told: bool = False,
+    ) -> None:
+        """Keep what was sent, leave the turn, mark answered (and told): one script."""
+        keys = self._done_keys(key) + [self._conversation_keys(conversation)[3]]
         keys += self._turn_keys(turn.name)
-        args: list = [int(self.ttl), turn.key]
+        args: list = [int(self.ttl), turn.key, key, 1 if told else 0]
+        args.append(max(1, int(self.max_age * 1000)))
         if entries:
             kept_keys, kept_args = self._remember_call(conversation, entries, False)
             keys, args = keys + kept_keys, args + kept_args

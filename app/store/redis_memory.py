@@ -1,8 +1,9 @@
 """The conversation transcript and the Conversations API allowance, in the Redis store.
 
-A conversation is three keys that expire together HISTORY_MAX_AGE_HOURS after its last write:
-`tx:<c>` (a hash id → entry JSON), `txt:<c>` (a sorted set id → time) and `txk:<c>` (1 once
-the conversation is known, else 0; while it lives, so does the conversation). One script adds,
+A conversation is four keys that expire together HISTORY_MAX_AGE_HOURS after its last write:
+`tx:<c>` (a hash id → entry JSON), `txt:<c>` (a sorted set id → time), `txk:<c>` (1 once
+the conversation is known, else 0; while it lives, so does the conversation) and `told:<c>`
+(there once the conversation heard the AI disclosure). One script adds,
 trims and renews them atomically. The read allowance is a sorted set of the last second's calls
 per page, and a key holding the end of a hold.
 """
@@ -16,9 +17,10 @@ from collections.abc import Sequence
 from .base import READ_WINDOW_SECONDS, Entry, Transcript
 
 REMEMBER = """
--- KEYS: entries (hash), times (zset), known; ARGV: keep, ttl_ms, known, then id, at, json...
+-- KEYS: entries (hash), times (zset), known, told; ARGV: keep, ttl_ms, known, then id, at,
+-- json...
 local known = redis.call('GET', KEYS[3])
-if not known then redis.call('DEL', KEYS[1], KEYS[2]) end
+if not known then redis.call('DEL', KEYS[1], KEYS[2], KEYS[4]) end
 for i = 4, #ARGV, 3 do
   if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
@@ -62,7 +64,8 @@ class RedisMemory:
         self._allow = self.redis.register_script(ALLOW)
 
     def _conversation_keys(self, conversation: str) -> list[str]:
-        return [self.prefix + f"{part}:{conversation}" for part in ("tx", "txt", "txk")]
+        """The entries, their times, known, told."""
+        return [self.prefix + f"{part}:{conversation}" for part in ("tx", "txt", "txk", "told")]
 
     def remember(self, conversation: str, entries: Sequence[Entry], known: bool = False) -> None:
         """Add new ids, keep the newest `keep`, renew the conversation's expiry."""
@@ -79,7 +82,7 @@ class RedisMemory:
 
     def transcript(self, conversation: str) -> Transcript:
         """The entries oldest first, and whether the conversation is known."""
-        entries_key, times_key, known_key = self._conversation_keys(conversation)
+        entries_key, times_key, known_key, _ = self._conversation_keys(conversation)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(times_key, 0, -1)
             pipe.hgetall(entries_key)

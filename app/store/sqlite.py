@@ -1,48 +1,61 @@
 """The store in one SQLite file: WAL, shared by every gunicorn worker and thread on a host,
-kept across restarts."""
+kept across restarts.
+
+The owners' heartbeats live in a second file beside it (`*.owners.sqlite3`): a beat writes
+only there, so no request's write transaction (nor SQLite's wait for the main file's lock)
+can hold a live process's beat back until it looks dead. Requests only read that file, and
+WAL readers never wait for a writer.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from .base import (
-    ANSWERED,
-    BUSY,
     OWNER_TTL_SECONDS,
-    TAKEN,
-    Arrival,
-    Entry,
     Options,
     Owner,
-    Turn,
     Turns,
 )
+from .sqlite_claims import LEAVE_SQL, SQLiteClaims
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 
 SWEEP_BATCH = 5000
-ANSWERED_SQL = "UPDATE claims SET answered_at = ? WHERE key = ?"
-LEAVE_SQL = "DELETE FROM turns WHERE name = ? AND key = ?"
+# Columns added since the first release, for files written before them.
+ADDED = {
+    "claims": {
+        "owner": "TEXT",
+        "event": "TEXT",
+        "tries": "INTEGER NOT NULL DEFAULT 0",
+        "spent": "INTEGER NOT NULL DEFAULT 0",
+    },
+    "turns": {"owner": "TEXT"},
+    "conversations": {"told": "INTEGER NOT NULL DEFAULT 0"},
+}
 INDEXES = """
 CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
-CREATE INDEX IF NOT EXISTS owners_by_life ON owners (alive_until);
+CREATE INDEX IF NOT EXISTS claims_unanswered ON claims (claimed_at) WHERE answered_at IS NULL;
+CREATE INDEX IF NOT EXISTS turns_by_expiry ON turns (expires_at);
+"""
+OWNERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, alive_until REAL NOT NULL);
 """
 
 
-class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
-    """The ledger in one SQLite file; each thread keeps its own connection."""
+class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory):
+    """The ledger in one SQLite file; each thread keeps its own connections."""
 
     SCHEMA = (
         """
     CREATE TABLE IF NOT EXISTS claims (
         key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL,
-        owner TEXT);
-    CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, alive_until REAL NOT NULL);
+        owner TEXT, event TEXT, tries INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE IF NOT EXISTS turns (
         name TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL, holding INTEGER NOT NULL,
         expires_at REAL NOT NULL, owner TEXT, PRIMARY KEY (name, key));
@@ -57,6 +70,8 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
     def __init__(self, path: str, **options: Any) -> None:
         """`options`: see base.Options."""
         self.path = path
+        stem, suffix = os.path.splitext(path)
+        self.owners_path = f"{stem}.owners{suffix or '.sqlite3'}"
         self._options(**options)
         self._local = threading.local()
         self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
@@ -64,21 +79,46 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
         os.makedirs(directory, exist_ok=True)
         db = self._connection()
         db.executescript(self.SCHEMA)
-        for table in ("claims", "turns"):  # files written before owners existed
-            columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-            if "owner" not in columns:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT")
+        for table, columns in ADDED.items():
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.executescript(INDEXES)
+        self._owners().executescript(OWNERS_SCHEMA)
+
+    def _open(self, path: str) -> sqlite3.Connection:
+        """A connection in WAL mode that waits up to 3 s for a lock."""
+        db = sqlite3.connect(path, timeout=3, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections are not shared between threads)."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=3, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
+            db = self._local.db = self._open(self.path)
         return db
+
+    def _owners(self) -> sqlite3.Connection:
+        """This thread's connection to the owners' file."""
+        db = getattr(self._local, "owners", None)
+        if db is None:
+            db = self._local.owners = self._open(self.owners_path)
+        return db
+
+    def _alive(self, owners: set[str], now: float) -> set[str]:
+        """Which of `owners` beat recently (a read of the owners' file: never waits)."""
+        owners.discard(None)
+        if not owners:
+            return set()
+        marks = ",".join("?" * len(owners))
+        rows = self._owners().execute(
+            f"SELECT owner FROM owners WHERE owner IN ({marks}) AND alive_until > ?",
+            (*owners, now),
+        )
+        return {row[0] for row in rows}
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -101,86 +141,23 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
         with self._writing:
             return self._connection().execute(sql, params).fetchone()
 
-    def arrive(self, key: str, conversation: str, entry: Entry, spend: bool) -> Arrival:
-        """Keep, claim, and when taken read the pause and count the call: one transaction."""
-        now, owner = self.clock(), self._owner()
-        with self._db() as db:
-            self._keep(db, conversation, [entry], False, now)
-            state = self._take(db, key, now, owner)
-            if state != TAKEN:
-                return Arrival(state)
-            paused = db.execute(
-                "SELECT 1 FROM pauses WHERE name = ? AND until > ?", (conversation, now)
-            ).fetchone()
-            if paused:
-                return Arrival(state, paused=True)
-            return Arrival(state, spent=self._count(db, conversation, now) if spend else 0)
-
-    def claim(self, key: str) -> str:
-        """Take the id, unless it was answered or a live owner is answering it."""
-        now, owner = self.clock(), self._owner()
-        with self._db() as db:
-            return self._take(db, key, now, owner)
-
-    def _take(self, db, key: str, now: float, owner: str) -> str:
-        """The claim's statements, inside the caller's transaction; a claim of a dead owner
-        (or an expired one) is taken over."""
-        row = db.execute(
-            """SELECT c.answered_at, o.alive_until FROM claims c
-               LEFT JOIN owners o ON o.owner = c.owner
-               WHERE c.key = ? AND c.expires_at >= ?""",
-            (key, now),
-        ).fetchone()
-        if row is not None and row[0] is not None:
-            return ANSWERED
-        if row is not None and row[1] is not None and row[1] > now:
-            return BUSY
-        db.execute(
-            """INSERT INTO claims (key, claimed_at, answered_at, expires_at, owner)
-               VALUES (?, ?, NULL, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at,
-               answered_at = NULL, expires_at = excluded.expires_at, owner = excluded.owner""",
-            (key, now, now + self.ttl, owner),
-        )
-        return TAKEN
-
-    def answered(self, key: str) -> None:
-        """Mark the claim answered; it then lasts its full time to live."""
-        self._write(ANSWERED_SQL, (self.clock(), key))
-
-    def settle(self, key: str, turn: Turn, conversation: str, entries: Sequence[Entry]) -> None:
-        """Keep what was sent, leave the turn, mark answered: one transaction."""
-        now = self.clock()
-        with self._db() as db:
-            if entries:
-                self._keep(db, conversation, entries, False, now)
-            db.execute(LEAVE_SQL, (turn.name, turn.key))
-            db.execute(ANSWERED_SQL, (now, key))
-        turn.left = True
-
-    def release(self, key: str) -> None:
-        """Drop our claim, unless it was answered."""
-        self._write(
-            "DELETE FROM claims WHERE key = ? AND owner = ? AND answered_at IS NULL",
-            (key, self._owner()),
-        )
-
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Take the turn when nobody holds it and no earlier message is waiting; waiters and
         holders whose process died drop out at once."""
-        now = self.clock()
+        now, owner = self.clock(), self._owner()
         with self._db() as db:
             db.execute(
                 """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
                    VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (name, key) DO NOTHING""",
-                (name, key, ts, now + self.lease, self._owner()),
+                (name, key, ts, now + self.lease, owner),
             )
-            db.execute(
-                """DELETE FROM turns WHERE name = :name AND (expires_at < :now OR NOT EXISTS (
-                       SELECT 1 FROM owners o WHERE o.owner = turns.owner
-                       AND o.alive_until > :now))""",
-                {"name": name, "now": now},
-            )
+            queue = db.execute(
+                "SELECT key, owner, expires_at FROM turns WHERE name = ?", (name,)
+            ).fetchall()
+            alive = self._alive({row[1] for row in queue}, now)
+            gone = [(name, k) for k, o, expires in queue if expires < now or o not in alive]
+            if gone:
+                db.executemany(LEAVE_SQL, gone)
             blocked = db.execute(
                 """SELECT 1 FROM turns WHERE name = ? AND key != ?
                    AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
@@ -241,23 +218,29 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteMemory):
         return row[0] if row else 0
 
     def _beat(self, owner: str) -> None:
-        """This process is alive for OWNER_TTL_SECONDS more."""
-        self._write(
+        """This process is alive for OWNER_TTL_SECONDS more: a write to the owners' file only,
+        outside the process's turn-taking for the main file."""
+        self._owners().execute(
             """INSERT INTO owners (owner, alive_until) VALUES (?, ?)
                ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until""",
             (owner, self.clock() + OWNER_TTL_SECONDS),
         )
 
     def _sweep(self) -> None:
-        """Drop what expired, SWEEP_BATCH rows at a time, each table by an index."""
+        """Drop what expired, SWEEP_BATCH rows at a time, each table by an index: claims,
+        turns whose lease ran out (the same rule as Redis's key expiry), spend windows,
+        pauses, conversations, owners."""
         now = self.clock()
         with self._db() as db:
-            for table, column in (("claims", "expires_at"), ("owners", "alive_until")):
+            for table in ("claims", "turns"):
                 db.execute(
                     f"""DELETE FROM {table} WHERE rowid IN (
-                        SELECT rowid FROM {table} WHERE {column} < ? LIMIT {SWEEP_BATCH})""",
-                    (now - (OWNER_TTL_SECONDS if table == "owners" else 0),),
+                        SELECT rowid FROM {table} WHERE expires_at < ? LIMIT {SWEEP_BATCH})""",
+                    (now,),
                 )
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
             db.execute("DELETE FROM pauses WHERE until < ?", (now,))
             self._sweep_memory(db, now)
+        self._owners().execute(
+            "DELETE FROM owners WHERE alive_until < ?", (now - OWNER_TTL_SECONDS,)
+        )

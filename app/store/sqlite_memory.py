@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS transcript (
     UNIQUE (conversation, id));
 CREATE INDEX IF NOT EXISTS transcript_by_time ON transcript (conversation, at);
 CREATE TABLE IF NOT EXISTS conversations (
-    conversation TEXT PRIMARY KEY, known INTEGER NOT NULL, expires_at REAL NOT NULL);
+    conversation TEXT PRIMARY KEY, known INTEGER NOT NULL, expires_at REAL NOT NULL,
+    told INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS conversations_by_expiry ON conversations (expires_at);
 CREATE TABLE IF NOT EXISTS reads (page TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS reads_by_page ON reads (page, at);
@@ -54,11 +55,13 @@ class SQLiteMemory:
             {"c": conversation, "keep": self.keep},
         )
         db.execute(
-            """INSERT INTO conversations (conversation, known, expires_at) VALUES (?, ?, ?)
+            """INSERT INTO conversations (conversation, known, expires_at)
+               VALUES (:c, :known, :until)
                ON CONFLICT (conversation) DO UPDATE
-               SET known = max(excluded.known, CASE WHEN ? THEN known ELSE 0 END),
+               SET known = max(excluded.known, CASE WHEN :alive THEN known ELSE 0 END),
+                   told = CASE WHEN :alive THEN told ELSE 0 END,
                    expires_at = excluded.expires_at""",
-            (conversation, int(known), now + self.max_age, int(alive)),
+            {"c": conversation, "known": int(known), "until": now + self.max_age, "alive": alive},
         )
 
     def transcript(self, conversation: str) -> Transcript:

@@ -1,0 +1,136 @@
+"""Claims in the SQLite store: a message kept with its claim, taken, given back, found again by
+recovery, settled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import ANSWERED, BUSY, MAX_TRIES, TAKEN, Arrival, Entry, Turn
+
+ANSWERED_SQL = "UPDATE claims SET answered_at = ? WHERE key = ? AND answered_at IS NULL"
+LEAVE_SQL = "DELETE FROM turns WHERE name = ? AND key = ?"
+TOLD_SQL = "UPDATE conversations SET told = 1 WHERE conversation = ?"
+
+
+class SQLiteClaims:
+    """Mixed into the SQLite store: uses its connections, transactions, owners and clock."""
+
+    def arrive(
+        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+    ) -> Arrival:
+        """Keep, claim, and when taken read the pause and the disclosure and count the call
+        (the first time only): one transaction."""
+        now, owner = self.clock(), self._owner()
+        with self._db() as db:
+            self._keep(db, conversation, [entry], False, now)
+            state, spent = self._take(db, key, now, owner, event)
+            if state != TAKEN:
+                return Arrival(state)
+            told = db.execute(
+                "SELECT told FROM conversations WHERE conversation = ?", (conversation,)
+            ).fetchone()
+            told = bool(told and told[0])
+            paused = db.execute(
+                "SELECT 1 FROM pauses WHERE name = ? AND until > ?", (conversation, now)
+            ).fetchone()
+            if paused:
+                return Arrival(state, paused=True, told=told)
+            if spent is None:  # a new claim: its call counts now, and only now
+                spent = self._count(db, conversation, now) if spend else 0
+                db.execute("UPDATE claims SET spent = ? WHERE key = ?", (spent, key))
+            return Arrival(state, spent=spent, told=told)
+
+    def claim(self, key: str) -> str:
+        """Take the id, unless it was answered or a live owner is answering it."""
+        now, owner = self.clock(), self._owner()
+        with self._db() as db:
+            return self._take(db, key, now, owner, "")[0]
+
+    def _take(self, db, key: str, now: float, owner: str, event: str) -> tuple[str, int | None]:
+        """The claim's statements, inside the caller's transaction: the state, and for a claim
+        taken over (from a dead owner, or given back) the calls counted when it was new
+        (None for a new claim)."""
+        row = db.execute(
+            "SELECT answered_at, owner, spent FROM claims WHERE key = ? AND expires_at >= ?",
+            (key, now),
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            return ANSWERED, None
+        if row is not None:
+            if row[1] is not None and self._alive({row[1]}, now):
+                return BUSY, None
+            db.execute("UPDATE claims SET owner = ? WHERE key = ?", (owner, key))
+            return TAKEN, row[2]
+        db.execute(
+            """INSERT OR REPLACE INTO claims
+               (key, claimed_at, answered_at, expires_at, owner, event, tries, spent)
+               VALUES (?, ?, NULL, ?, ?, ?, 0, 0)""",
+            (key, now, now + self.ttl, owner, event),
+        )
+        return TAKEN, None
+
+    def answered(self, key: str) -> None:
+        """Mark the claim answered; it then lasts its full time to live."""
+        self._write(ANSWERED_SQL, (self.clock(), key))
+
+    def settle(
+        self,
+        key: str,
+        turn: Turn,
+        conversation: str,
+        entries: Sequence[Entry],
+        told: bool = False,
+    ) -> None:
+        """Keep what was sent, leave the turn, mark answered (and told): one transaction."""
+        now = self.clock()
+        with self._db() as db:
+            if entries:
+                self._keep(db, conversation, entries, False, now)
+            if told:
+                db.execute(TOLD_SQL, (conversation,))
+            db.execute(LEAVE_SQL, (turn.name, turn.key))
+            db.execute(ANSWERED_SQL, (now, key))
+        turn.left = True
+
+    def release(self, key: str) -> None:
+        """Give our unanswered claim back, its event kept for whoever takes it next."""
+        self._write(
+            """UPDATE claims SET owner = NULL, tries = tries + 1
+               WHERE key = ? AND owner = ? AND answered_at IS NULL""",
+            (key, self._owner()),
+        )
+
+    def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
+        """Unanswered claims whose owner is gone: their events, or given up when too old."""
+        now = self.clock()
+        rows = (
+            self._connection()
+            .execute(
+                """SELECT key, claimed_at, owner, event, tries FROM claims
+                   WHERE answered_at IS NULL AND expires_at >= ? ORDER BY claimed_at LIMIT ?""",
+                (now, scan),
+            )
+            .fetchall()
+        )
+        alive = self._alive({row[2] for row in rows}, now)
+        found, given_up = [], []
+        for key, claimed_at, owner, event, tries in rows:
+            if owner in alive:
+                continue
+            if claimed_at < oldest or tries >= MAX_TRIES or not event:
+                given_up.append(key)
+            else:
+                found.append(event)
+        if given_up:  # nobody will answer them: they leave the unanswered for good
+            with self._db() as db:
+                db.executemany(
+                    ANSWERED_SQL + " AND (owner IS NULL OR owner = ?)",
+                    [(now, key, rows_owner) for key, rows_owner in _owners_of(rows, given_up)],
+                )
+        return found, given_up
+
+
+def _owners_of(rows: list, keys: list[str]) -> list[tuple[str, str | None]]:
+    """The owner each of `keys` had when it was read, so a claim taken since is left alone."""
+    wanted = set(keys)
+    return [(row[0], row[2]) for row in rows if row[0] in wanted]

@@ -1,0 +1,183 @@
+"""Claims as recovery needs them, on both stores: the event kept with its claim, a claim given
+back or left by a dead owner found again, a call counted once per message, a heartbeat no
+request can hold back, and a full Redis that is busy, never down."""
+
+import json
+import sqlite3
+import subprocess
+import threading
+
+import pytest
+import redis
+
+from app.store import ANSWERED, BUSY, TAKEN, Entry, Guarded, StoreBusy
+from app.store.base import MAX_TRIES, OWNER_TTL_SECONDS
+from tests.conftest import OPTIONS, Clock, free_port
+
+
+def arrive(ledger, key, *, event=None, spend=True, conversation="p:1"):
+    """A person's message arriving, its whole event kept with the claim."""
+    event = event if event is not None else json.dumps({"mid": key})
+    return ledger.arrive(key, conversation, Entry(key, "hi", False, 1.0), spend, event)
+
+
+def test_a_redelivered_or_taken_over_message_counts_its_model_call_once(make):
+    clock = Clock()
+    first, second = make(clock=clock), make(clock=clock)
+    assert arrive(first, "m_1").spent == 1
+    first.release("m_1")  # nothing could be sent: given back
+    again = arrive(second, "m_1")
+    assert again.state == TAKEN and again.spent == 1  # the same call, not a second one
+    second.stop_heartbeat()  # that process dies holding it
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    third = make(clock=clock)
+    assert arrive(third, "m_1").spent == 1
+    assert third.spent("p:1") == 1
+
+
+def test_a_claim_given_back_is_an_orphan_with_its_event_and_a_live_ones_is_not(make):
+    ledger, other = make(), make()
+    arrive(ledger, "m_1", event='{"mid": "m_1", "text": "hi"}')
+    arrive(ledger, "m_2")
+    assert other.orphans(100, 0.0) == ([], [])  # both held by a live process
+    ledger.release("m_1")
+    found, given_up = other.orphans(100, 0.0)
+    assert found == ['{"mid": "m_1", "text": "hi"}'] and given_up == []
+    assert arrive(other, "m_1").state == TAKEN  # taken through arrive(), like a redelivery
+    assert other.orphans(100, 0.0) == ([], [])
+
+
+def test_a_dead_owners_unanswered_claim_is_an_orphan_an_answered_one_is_not(make):
+    clock = Clock()
+    dead, alive = make(clock=clock), make(clock=clock)
+    arrive(dead, "m_1")
+    arrive(dead, "m_2")
+    dead.answered("m_2")
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    alive._beat(alive._owner())
+    found, _ = alive.orphans(100, 0.0)
+    assert [json.loads(e)["mid"] for e in found] == ["m_1"]
+
+
+def test_an_orphan_too_old_or_tried_too_often_is_given_up_and_never_answered_twice(make):
+    clock = Clock()
+    ledger = make(clock=clock)
+    arrive(ledger, "m_old")
+    ledger.release("m_old")
+    clock.advance(60)
+    arrive(ledger, "m_tried")
+    for _ in range(MAX_TRIES):
+        ledger.release("m_tried")
+        arrive(ledger, "m_tried")
+    ledger.release("m_tried")
+    found, given_up = ledger.orphans(100, clock() - 30)
+    assert found == [] and sorted(given_up) == ["m_old", "m_tried"]
+    assert arrive(ledger, "m_old").state == ANSWERED
+    assert ledger.orphans(100, 0.0) == ([], [])
+
+
+def test_the_told_mark_is_kept_with_the_conversation_and_read_on_arrival(make):
+    clock = Clock()
+    ledger = make(clock=clock, max_age=3600)
+    assert not arrive(ledger, "m_1").told
+    with ledger.turn("p:1", "m_1", 1, wait=1) as turn:
+        ledger.settle("m_1", turn, "p:1", [Entry("r_1", "Hi, I'm an AI", True, 2.0)], told=True)
+    assert arrive(ledger, "m_2").told
+    if hasattr(ledger, "redis"):  # Redis forgets by its own clock: the mark expires with it
+        assert 0 < ledger.redis.pttl(ledger._conversation_keys("p:1")[3]) <= 3_600_000
+        return
+    clock.advance(3601)  # the conversation was forgotten: tell again
+    assert not arrive(ledger, "m_3").told
+
+
+def test_the_sqlite_store_sweeps_turns_whose_lease_ran_out(tmp_path):
+    from app.store import SQLiteLedger
+
+    clock = Clock()
+    ledger = SQLiteLedger(str(tmp_path / "l.sqlite3"), **{**OPTIONS, "clock": clock})
+    ledger._try_turn("p:1", "m_1", 1)  # a turn taken and never left (a process died)
+    clock.advance(OPTIONS["lease"] + 1)
+    ledger._sweep()
+    assert ledger._connection().execute("SELECT count(*) FROM turns").fetchone() == (0,)
+
+
+def test_a_sqlite_heartbeat_is_never_held_back_by_a_request_holding_the_write_lock(tmp_path):
+    from app.store import SQLiteLedger
+
+    path = str(tmp_path / "l.sqlite3")
+    ledger = SQLiteLedger(path, **OPTIONS)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a writer that stalls, as a slow disk or sweep may
+    try:
+        ledger._beat("host:1:beat")  # would wait 3 s, then fail, on the main file
+        assert ledger._alive({"host:1:beat"}, ledger.clock()) == {"host:1:beat"}
+    finally:
+        holder.execute("ROLLBACK")
+
+
+def test_a_redis_heartbeat_has_its_own_connection_when_the_pool_is_full(redis_url):
+    from app.store.redis import RedisLedger
+
+    ledger = RedisLedger(redis_url, prefix=f"beat-{free_port()}:", max_connections=1, **OPTIONS)
+    held = ledger.redis.connection_pool.get_connection()  # every request connection in use
+    try:
+        ledger._beat("host:1:beat")
+        assert ledger._beats.get(ledger.prefix + "owner:host:1:beat") is not None
+    finally:
+        ledger.redis.connection_pool.release(held)
+
+
+def test_a_full_redis_pool_is_busy_never_down(redis_url):
+    from app.store import redis as store_module
+
+    ledger = store_module.RedisLedger(
+        redis_url, prefix=f"pool-{free_port()}:", max_connections=1, **OPTIONS
+    )
+    guarded = Guarded(ledger)
+    ledger.redis.connection_pool.timeout = 0.05
+    held = ledger.redis.connection_pool.get_connection()
+    try:
+        with pytest.raises(StoreBusy):
+            arrive(guarded, "m_1")
+        with pytest.raises(StoreBusy):  # no breaker opened: never "taken" unguarded
+            arrive(guarded, "m_1")
+    finally:
+        ledger.redis.connection_pool.release(held)
+    assert arrive(guarded, "m_1").state == TAKEN
+    assert arrive(guarded, "m_1").state == BUSY
+
+
+@pytest.fixture
+def small_redis(tmp_path):
+    """A redis-server that takes only a handful of clients, as small hosted plans do."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--maxclients", "3"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            threading.Event().wait(0.05)
+    yield url
+    server.terminate()
+    server.wait(5)
+
+
+def test_a_redis_at_its_client_limit_is_busy_never_down(small_redis):
+    from app.store.redis import RedisLedger
+
+    clients = [redis.Redis.from_url(small_redis) for _ in range(3)]
+    for client in clients:
+        client.ping()  # the server's every client slot taken
+    guarded = Guarded(RedisLedger(small_redis, **OPTIONS))
+    with pytest.raises(StoreBusy):
+        arrive(guarded, "m_1")
+    for client in clients:
+        client.close()
+    assert arrive(guarded, "m_1").state == TAKEN
