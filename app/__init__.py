@@ -12,9 +12,9 @@ from flask import Flask
 
 import config as settings_module
 
-from .conversation import Responder
 from .facebook import GraphClient, page_tokens
 from .llm import ChatModel, make_client
+from .pipeline import Pipeline
 from .settings import Settings
 from .store import Ledger, open_ledger
 
@@ -55,7 +55,7 @@ def create_app(
     if not app.config["LEDGER_PATH"]:
         app.config["LEDGER_PATH"] = os.path.join(app.instance_path, "ledger.sqlite3")
     ledger = ledger or open_ledger(app.config)
-    app.extensions["messenger"] = Responder(graph, model, ledger, Settings.from_config(app.config))
+    app.extensions["messenger"] = Pipeline(graph, model, ledger, Settings.from_config(app.config))
 
     from . import errors, health, webhook
     from .emulator import chat

@@ -7,8 +7,9 @@ strings or, in older payloads, as JSON numbers; they are strings from here on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 TEXT = "text"  # a person wrote text (quick-reply taps included)
@@ -18,6 +19,9 @@ ECHO = "echo"  # a message the page sent
 OTHER = "other"  # delivery, read, reaction, standby, handover, unknown: never answered
 
 ANSWERED_KINDS = frozenset({TEXT, POSTBACK, ATTACHMENT})
+# Meta's thumbs-up "like" sticker; since Jun 1, 2026 stickers come as attachments of type
+# "sticker" too, and after Aug 30, 2026 only so.
+LIKE_STICKER_ID = "369239263222822"
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Event:
             if a.get("type") == "image"
             and isinstance(a.get("payload"), dict)
             and isinstance(a["payload"].get("url"), str)
-            and "sticker_id" not in a["payload"]
+            and not _is_sticker(a)
         ]
 
     @property
@@ -70,6 +74,24 @@ class Event:
     def key(self) -> str:
         """The id a redelivery repeats: the mid, or sender and time when there is none."""
         return self.mid or f"{self.page_id}:{self.person_id}:{self.timestamp}"
+
+    @property
+    def log_id(self) -> str:
+        """The key as a log line may show it: never a whole person id."""
+        if self.mid:
+            return self.mid
+        return f"{self.page_id}:…{self.person_id[-4:]}:{self.timestamp}"
+
+    def dump(self) -> str:
+        """The whole event as JSON: what recovery needs to answer it without Meta."""
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str) -> Event:
+        """An event dump()ed before."""
+        values = json.loads(raw)
+        values["attachments"] = tuple(values.get("attachments") or ())
+        return cls(**values)
 
 
 def _id(value: Any) -> str:
@@ -181,7 +203,7 @@ def _message(
             payload=payload if isinstance(payload, str) else None,
             attachments=attachments,
         )
-    sticker = "sticker_id" in message
+    sticker = "sticker_id" in message or any(_is_sticker(a) for a in attachments)
     if attachments or sticker:
         kinds = ",".join(sorted({str(a.get("type")) for a in attachments})) or "sticker"
         return Event(
@@ -195,3 +217,12 @@ def _message(
             sticker=sticker,
         )
     return Event(OTHER, page_id, sender, mid, timestamp, detail="message without text")
+
+
+def _is_sticker(attachment: dict[str, Any]) -> bool:
+    """A sticker in either of Meta's forms: an attachment of type "sticker" (since 2026), or
+    an image whose payload names a sticker_id (the older form, the thumbs-up among them)."""
+    payload = attachment.get("payload")
+    return attachment.get("type") == "sticker" or (
+        isinstance(payload, dict) and "sticker_id" in payload
+    )

@@ -7,12 +7,15 @@ person, so the bot pauses for HUMAN_PAUSE_MINUTES. Apps listed in AUTOMATION_APP
 instant reply, an away message, another bot) are not people: their echoes pause nothing.
 Conversation Routing's thread-control events say who owns the thread: while another app (the
 Page Inbox) owns it, the bot is quiet; when it is passed back to us, the bot answers at once.
-Pauses live in the store, so every worker honours them.
+Pauses live in the store, so every worker honours them, and they run from the echo's (or the
+event's) own time, so a redelivered echo never extends one. Echoes and thread control of pages
+we do not serve never reach this module (app/intake.py drops them).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from .events import Event
 from .facebook import GraphClient
@@ -26,6 +29,7 @@ PAGE_INBOX_APP_ID = "263902037430900"
 # Meta ends thread control after 24 h of inactivity; the pass back ends the pause sooner.
 THREAD_PAUSE_SECONDS = 24 * 3600.0
 THREAD_CONTROL = ("pass_thread_control", "take_thread_control")
+LOOKUP_SECONDS = 3.0  # the most an echo waits to learn our app id
 
 
 class Handover:
@@ -38,8 +42,10 @@ class Handover:
         app_id: str,
         minutes: float,
         automations: frozenset[str] = frozenset(),
+        clock=time.time,
     ) -> None:
         self.graph = graph
+        self.clock = clock
         self.ledger = ledger
         self.minutes = minutes
         self.automations = automations
@@ -50,7 +56,7 @@ class Handover:
         """An echo of a message the person saw from someone or something else than this bot
         (the team, another tool, an automation): worth keeping in the conversation. Unknown,
         so not kept, while our own app id cannot be learned."""
-        if not event.app_id:
+        if not event.app_id or event.app_id == PAGE_INBOX_APP_ID:
             return True
         ours = self.our_app_id(event.page_id)
         return ours is not None and event.app_id != ours
@@ -58,32 +64,48 @@ class Handover:
     def echo(self, event: Event) -> str:
         """Pause the bot for this person when a person from the page wrote the echo."""
         if not self.minutes or not event.person_id:
-            return "ignored (echo)"
-        if event.app_id:
+            return "echo"
+        if event.app_id and event.app_id != PAGE_INBOX_APP_ID:
             if event.app_id in self.automations:
-                return "ignored (an automation's echo)"
+                return "an automation's echo"
             ours = self.our_app_id(event.page_id)
             if ours is None:
-                return "ignored (echo; our app id unknown, set FB_APP_ID)"
+                return "echo; our app id unknown, set FB_APP_ID"
             if event.app_id == ours:
-                return "ignored (our own echo)"
-        self.ledger.pause(event.conversation, self.minutes * 60)
+                return "our own echo"
+        if not self._pause(event, self.minutes * 60):
+            return "a team's echo whose pause is over"
         return f"bot paused {self.minutes:g} min (the page's team replied)"
+
+    def _pause(self, event: Event, seconds: float) -> bool:
+        """Pause from the event's own time (now, when it has none); False when that pause
+        is over already."""
+        since = event.timestamp / 1000 if event.timestamp else self.clock()
+        left = since + seconds - self.clock()
+        if left <= 0:
+            return False
+        self.ledger.pause(event.conversation, left)
+        return True
 
     def thread_control(self, event: Event) -> str:
         """Quiet while another app owns the thread; answering again once it is ours."""
         if not event.person_id:
-            return f"ignored ({event.detail} without a person)"
+            return f"{event.detail} without a person"
         ours = self.our_app_id(event.page_id)
         if ours is not None and event.app_id == ours:
             self.ledger.resume(event.conversation)
             return f"bot answers again ({event.detail} to this app)"
-        self.ledger.pause(event.conversation, THREAD_PAUSE_SECONDS)
+        if not self._pause(event, THREAD_PAUSE_SECONDS):
+            return f"{event.detail} older than a day"
         return f"bot paused ({event.detail} to app {event.app_id or 'unknown'})"
 
-    def our_app_id(self, page_id: str) -> str | None:
+    def our_app_id(self, page_id: str, wait: float = LOOKUP_SECONDS) -> str | None:
         """FB_APP_ID, or the app the page token belongs to, asked of Graph once per process
-        (after a failure, again only now and then, so echoes stay cheap)."""
+        (after a failure, again only now and then, so echoes stay cheap); None when it cannot
+        be known within `wait` seconds."""
         return self._app_id.get(
-            lambda: str(self.graph.api("GET", "/app", page_id=page_id, seconds=3).get("id") or "")
+            lambda seconds: str(
+                self.graph.api("GET", "/app", page_id=page_id, seconds=seconds).get("id") or ""
+            ),
+            wait,
         )

@@ -35,6 +35,9 @@ MARKERS = {
     "video": "[video]",
     "file": "[file]",
     "location": "[location]",
+    "sticker": "[sticker]",
+    "reel": "[reel]",
+    "ig_reel": "[reel]",
 }
 
 STORE, GRAPH, NONE = "store", "graph", "none"

@@ -21,18 +21,6 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-OUTCOMES = (
-    "model",
-    "fallback",
-    "canned",
-    "duplicate",
-    "ignored",
-    "paused",
-    "over_limit",
-    "send_failed",
-    "deferred",  # answered 503: Meta delivers it again
-)
-
 EVENTS = Counter(
     "messenger_events", "Webhook events, each once, by outcome", ["page", "kind", "outcome"]
 )
@@ -49,24 +37,21 @@ COST = Counter(
 MODEL_ERRORS = Counter("messenger_model_errors", "Model calls with no reply", ["model", "reason"])
 GRAPH_ERRORS = Counter("messenger_graph_errors", "Failed Graph calls", ["call", "code"])
 HISTORY = Counter("messenger_history", "Where each prompt's history came from", ["source"])
-
-# The start of each outcome line the pipeline logs → the metric's outcome.
-_PREFIXES = (
-    ("model", "model"),
-    ("fallback", "fallback"),
-    ("canned", "canned"),
-    ("spend notice", "over_limit"),
-    ("silent (over the spend limit", "over_limit"),
-    ("duplicate", "duplicate"),
-    ("quiet (someone from the page", "paused"),
-    ("send failed", "send_failed"),
-    ("redeliver", "deferred"),
+ACK_SECONDS = Histogram(
+    "messenger_ack_seconds",
+    "From the webhook's receipt to its answer (Meta wants the 200 within 5 s)",
+    buckets=(0.1, 0.25, 0.5, 1, 1.5, 2, 3, 4, 4.5, 5, 8),
 )
-
-
-def outcome_of(line: str) -> str:
-    """The metric outcome of a pipeline outcome line; everything else was ignored."""
-    return next((name for prefix, name in _PREFIXES if line.startswith(prefix)), "ignored")
+DELIVERIES = Counter(
+    "messenger_deliveries",
+    "Webhook deliveries by how Meta sees them: ok, late (a 200 after 5 s) or failed (5xx)",
+    ["result"],
+)
+RECOVERY = Counter(
+    "messenger_recovery",
+    "Acknowledged messages whose process died: recovered by another, or given up",
+    ["result"],
+)
 
 
 def graph_code(exc) -> str:

@@ -16,6 +16,8 @@ class Settings:
     history_messages: int = 10
     history_max_age_hours: float = 24.0
     send_reserve_seconds: float = 2.5
+    request_budget_seconds: float = 15.0
+    recover_within_minutes: float = 10.0
     spend_limit: int = 30
     spend_limit_reply: str = ""
     page_prompts: Mapping[str, str] = field(default_factory=dict)

@@ -21,6 +21,8 @@ from app.signature import sign
 from app.store import SQLiteLedger
 
 GRAPH = "https://graph.test/v26.0"
+# Meta's timestamps, in milliseconds: recent, as a reply older than 24 h is not made.
+NOW_MS = int(time.time()) * 1000
 PAGE = "1000001"
 PERSON = "2000002"
 
@@ -152,7 +154,7 @@ def text_event(text: str, mid: str = "m_1", person: str = PERSON, ts: int | None
     return {
         "sender": {"id": person},
         "recipient": {"id": PAGE},
-        "timestamp": ts or 1_764_000_000_000,
+        "timestamp": ts or NOW_MS,
         "message": {"mid": mid, "text": text},
     }
 
@@ -205,6 +207,16 @@ def graph_ok(mock, history: list[dict] | None = None) -> None:
         f"{GRAPH}/{PAGE}/conversations",
         json={"data": [{"id": "t_1", "messages": {"data": history or []}}]},
     )
+
+
+def until(condition, seconds: float = 10.0) -> None:
+    """Wait for something the test can observe (a reply sent after the 200), never for a
+    guessed length of time."""
+    ends = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > ends:
+            pytest.fail("timed out waiting for it")
+        time.sleep(0.01)
 
 
 def sent_texts(mock) -> list[str]:

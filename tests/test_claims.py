@@ -181,3 +181,21 @@ def test_a_redis_at_its_client_limit_is_busy_never_down(small_redis):
     for client in clients:
         client.close()
     assert arrive(guarded, "m_1").state == TAKEN
+
+
+def test_marks_left_by_an_outage_are_written_after_heartbeats_in_bounded_batches(make):
+    from app.store.guard import UNMARKED_BATCH
+
+    store = make()
+    guarded = Guarded(store)
+    calls = []
+    real = store.answered
+    for i in range(1000):  # replies sent while the store could not take their marks
+        guarded._keep_unmarked(f"m_{i}")
+    store.answered = lambda key: calls.append(key) or real(key)
+    for i in range(8):  # requests after the store came back pay nothing for the backlog
+        arrive(guarded, f"m_new_{i}")
+    assert calls == []
+    guarded.mark_unmarked()  # the heartbeat's chore, off the request path
+    assert len(calls) == UNMARKED_BATCH
+    assert arrive(guarded, "m_999").state == ANSWERED  # still known here until marked

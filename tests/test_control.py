@@ -1,7 +1,7 @@
 """Operators steer the bot for one person from the command line, through the same store."""
 
 from app.operator import messenger
-from tests.conftest import GRAPH, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import GRAPH, NOW_MS, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
 
 
 def run(runner, *args):
@@ -19,7 +19,7 @@ def test_pause_gives_no_reply_and_resume_gives_one(runner, post, graph, model):
     post(body_of(text_event("hello?", "m_1")))
     assert sent_texts(graph) == [] and model.requests == []
     assert run(runner, "resume", PERSON).exit_code == 0
-    post(body_of(text_event("still there?", "m_2", ts=1_764_000_002_000)))
+    post(body_of(text_event("still there?", "m_2", ts=NOW_MS + 2_000)))
     assert sent_texts(graph) == ["Hello there!"]
 
 

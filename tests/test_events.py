@@ -147,3 +147,38 @@ def test_odd_shapes_never_raise(body):
 def test_out_of_range_timestamp_counts_as_zero():
     (event,) = events.parse(body_of(text_event("hi", ts=10**20)))
     assert event.timestamp == 0
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        {"type": "sticker", "payload": {"url": "https://x/s.png", "sticker_id": 1}},
+        {"type": "sticker", "payload": {"url": "https://x/s.png"}},
+        {"type": "image", "payload": {"sticker_id": 369239263222822}},  # the thumbs-up
+    ],
+)
+def test_stickers_of_2026_are_stickers_not_photos(attachment):
+    from app.history import words
+
+    item = {"sender": {"id": PERSON}, "recipient": {"id": PAGE}, "timestamp": 1}
+    item["message"] = {"mid": "m_s", "attachments": [attachment]}
+    (event,) = events.parse(body_of(item))
+    assert event.sticker and event.images == [] and words(event) == "[sticker]"
+
+
+def test_reels_have_a_marker_of_their_own():
+    from app.history import words
+
+    item = {"sender": {"id": PERSON}, "recipient": {"id": PAGE}, "timestamp": 1}
+    item["message"] = {"mid": "m_r", "attachments": [{"type": "ig_reel", "payload": {}}]}
+    (event,) = events.parse(body_of(item))
+    assert words(event) == "[reel]"
+
+
+def test_an_event_survives_its_dump_for_recovery():
+    from app.events import Event
+
+    item = {"sender": {"id": PERSON}, "recipient": {"id": PAGE}, "timestamp": 5}
+    item["message"] = {"mid": "m_1", "text": "hi ✓", "attachments": [{"type": "image"}]}
+    (event,) = events.parse(body_of(item))
+    assert Event.load(event.dump()) == event

@@ -235,7 +235,7 @@ def test_a_fact_is_asked_of_graph_once_even_by_a_burst_that_fails():
     asked = []
     together = threading.Barrier(10)
 
-    def ask():
+    def ask(seconds):
         asked.append(1)
         raise GraphError("Graph unreachable", sent=False)
 
@@ -244,7 +244,7 @@ def test_a_fact_is_asked_of_graph_once_even_by_a_burst_that_fails():
 
     def burst():
         together.wait(5)
-        results.append(once.get(ask))
+        results.append(once.get(ask, 5))
 
     threads = [threading.Thread(target=burst) for _ in range(10)]
     for thread in threads:
@@ -252,3 +252,34 @@ def test_a_fact_is_asked_of_graph_once_even_by_a_burst_that_fails():
     for thread in threads:
         thread.join()
     assert results == [None] * 10 and len(asked) == 1
+
+
+def test_nobody_waits_on_a_lookup_longer_than_they_may():
+    import threading
+
+    from app.facebook.lookup import Once
+
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(seconds):
+        started.set()
+        finish.wait(10)  # Graph hanging on /me at a worker's start
+        return "1000001"
+
+    once = Once("our page")
+    first = threading.Thread(target=lambda: once.get(slow, 10))
+    first.start()
+    started.wait(5)
+    assert once.get(slow, 0.05) is None  # goes on without the answer, at once
+    finish.set()
+    first.join(5)
+    assert once.get(slow, 0.05) == "1000001"
+
+
+def test_the_lookup_asks_with_the_callers_time(graph):
+    from app.facebook import GraphClient
+
+    graph.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE})
+    fb = GraphClient(GRAPH, "token-abc", "secret")
+    assert fb.serves(PAGE, wait=0.5) and not fb.serves("999")
+    assert graph.calls[0].request.req_kwargs["timeout"][1] <= 0.5

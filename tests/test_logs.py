@@ -72,3 +72,32 @@ def test_json_lines_carry_the_event_fields_and_are_masked():
     entry = json.loads(line)
     assert entry["mid"] == "m_1" and entry["ms"] == 1042 and entry["level"] == "INFO"
     assert entry["message"] == "event [redacted]"
+
+
+def test_a_postback_without_a_mid_or_a_busy_store_never_logs_the_whole_person_id(
+    app, post, graph, caplog
+):
+    import sqlite3
+
+    from tests.conftest import PERSON, body_of, graph_ok
+    from tests.test_people import postback
+
+    caplog.set_level(logging.DEBUG)
+    graph_ok(graph)
+    store = app.extensions["messenger"].ledger.store
+
+    def busy(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    real, store.arrive = store.arrive, busy
+    assert post(body_of(postback("Menu", "MENU"))).status_code == 503
+    store.arrive = real
+    assert post(body_of(postback("Menu", "MENU"))).status_code == 200
+    assert "…" + PERSON[-4:] in caplog.text and PERSON not in caplog.text
+
+
+def test_an_unauthenticated_mode_cannot_forge_a_log_line(client, caplog):
+    caplog.set_level(logging.INFO)
+    forged = "x\nINFO app: forged"
+    client.get("/webhook", query_string={"hub.mode": forged, "hub.verify_token": "no"})
+    assert "\nINFO app: forged" not in caplog.text

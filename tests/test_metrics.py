@@ -91,3 +91,21 @@ def test_a_graph_failure_is_counted_by_call_and_code(watched, graph, post_to):
     counted = sample("messenger_graph_errors_total", call="sender_action", code="10") - before
     counted += sample("messenger_graph_errors_total", call="send", code="10") - sent
     assert counted == 1  # the first POST (typing or the reply) met the refusal
+
+
+def test_pages_we_do_not_serve_share_one_label(watched, graph, post_to):
+    graph_ok(graph)
+    other = body_of(text_event("hi", mid="m_x1"), page="987654321")
+    other["entry"][0]["messaging"][0]["recipient"]["id"] = "987654321"
+    post_to(watched, other)
+    assert sample("messenger_events_total", page="other", kind="text", outcome="ignored") >= 1
+    assert sample("messenger_events_total", page="987654321", kind="text", outcome="ignored") == 0
+
+
+def test_the_time_to_the_200_and_how_meta_counts_it_are_measured(watched, graph, post_to):
+    graph_ok(graph)
+    before = sample("messenger_deliveries_total", result="ok")
+    count = sample("messenger_ack_seconds_count")
+    post_to(watched, body_of(text_event("hi", mid="m_ack")))
+    assert sample("messenger_deliveries_total", result="ok") == before + 1
+    assert sample("messenger_ack_seconds_count") == count + 1

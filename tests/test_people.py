@@ -7,12 +7,12 @@ import pytest
 import responses
 
 from app import create_app
-from tests.conftest import GRAPH, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import GRAPH, NOW_MS, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
 
 LIKE = 369239263222822
 
 
-def postback(title, payload, mid=None, ts=1_764_000_000_500):
+def postback(title, payload, mid=None, ts=NOW_MS + 500):
     item = {
         "sender": {"id": PERSON},
         "recipient": {"id": PAGE},
@@ -28,7 +28,7 @@ def attachment(kind, url="https://cdn.test/a", mid="m_att", **message):
     return {
         "sender": {"id": PERSON},
         "recipient": {"id": PAGE},
-        "timestamp": 1_764_000_000_000,
+        "timestamp": NOW_MS,
         "message": {
             "mid": mid,
             "attachments": [{"type": kind, "payload": {"url": url}}],
@@ -41,7 +41,8 @@ def echo(app_id=None, mid="m_echo", person=PERSON):
     message = {"is_echo": True, "mid": mid, "text": "a reply from the page"}
     if app_id is not None:
         message["app_id"] = app_id
-    return {"sender": {"id": PAGE}, "recipient": {"id": person}, "timestamp": 1, "message": message}
+    page, them = {"id": PAGE}, {"id": person}
+    return {"sender": page, "recipient": them, "timestamp": NOW_MS, "message": message}
 
 
 # --- postbacks and quick replies ----------------------------------------------------------

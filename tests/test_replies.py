@@ -5,7 +5,7 @@ import pytest
 
 import config
 from app import create_app
-from tests.conftest import body_of, graph_ok, sent_texts, text_event
+from tests.conftest import NOW_MS, body_of, graph_ok, sent_texts, text_event
 from tests.test_people import attachment, postback
 
 DISCLOSURE = config.DEFAULT_DISCLOSURE
@@ -23,7 +23,7 @@ def test_with_default_settings_the_first_reply_discloses_the_ai_and_the_second_n
 ):
     graph_ok(graph)
     post_to(disclosing, body_of(text_event("hi", "m_1")))
-    post_to(disclosing, body_of(text_event("and?", "m_2", ts=1_764_000_001_000)))
+    post_to(disclosing, body_of(text_event("and?", "m_2", ts=NOW_MS + 1_000)))
     first, second = sent_texts(graph)
     assert first == f"{DISCLOSURE}\n\nHello there!"
     assert second == "Hello there!"
@@ -40,7 +40,7 @@ def test_a_forgotten_conversation_is_told_again(disclosing, graph, post_to):
     graph_ok(graph)
     post_to(disclosing, body_of(text_event("hi", "m_1")))
     disclosing.extensions["messenger"].ledger.forget("1000001:2000002")
-    post_to(disclosing, body_of(text_event("hi again", "m_2", ts=1_764_000_001_000)))
+    post_to(disclosing, body_of(text_event("hi again", "m_2", ts=NOW_MS + 1_000)))
     assert [t.startswith(DISCLOSURE) for t in sent_texts(graph)] == [True, True]
 
 
@@ -127,5 +127,14 @@ def test_a_spend_notice_turned_off_sends_nothing_past_the_limit(settings, model,
     )
     graph_ok(graph)
     post_to(app, body_of(text_event("one", "m_1")))
-    post_to(app, body_of(text_event("two", "m_2", ts=1_764_000_001_000)))
+    post_to(app, body_of(text_event("two", "m_2", ts=NOW_MS + 1_000)))
     assert sent_texts(graph) == ["Hello there!"] and len(model.requests) == 1
+
+
+def test_the_disclosure_is_told_once_even_without_history(settings, model, graph, post_to):
+    values = {k: v for k, v in settings.items() if k != "AI_DISCLOSURE"}
+    app = create_app(dict(values, HISTORY_MESSAGES=0), openai_client=model.client())
+    graph_ok(graph)
+    for i in range(3):
+        post_to(app, body_of(text_event("hi", f"m_{i}", ts=NOW_MS + i * 1000)))
+    assert [t.startswith(DISCLOSURE) for t in sent_texts(graph)] == [True, False, False]

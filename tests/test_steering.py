@@ -5,7 +5,7 @@ import pytest
 
 from app import create_app
 from app.handover import PAGE_INBOX_APP_ID
-from tests.conftest import PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import NOW_MS, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
 from tests.test_people import echo
 
 OURS = "777000"  # FB_APP_ID in the test settings
@@ -18,7 +18,7 @@ def control(kind: str, new_owner, previous=None) -> dict:
         change["previous_owner_app_id"] = previous
     if new_owner is None:
         del change["new_owner_app_id"]
-    return {"sender": {"id": PERSON}, "recipient": {"id": PAGE}, "timestamp": 1, kind: change}
+    return {"sender": {"id": PERSON}, "recipient": {"id": PAGE}, "timestamp": NOW_MS, kind: change}
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_after_a_take_the_bot_is_quiet_and_after_the_pass_back_it_answers(
     post_to(steered, body_of(text_event("hello?", "m_1")))
     assert sent_texts(graph) == []
     post_to(steered, body_of(control("pass_thread_control", int(OURS))))
-    post_to(steered, body_of(text_event("hello again?", "m_2", ts=1_764_000_001_000)))
+    post_to(steered, body_of(text_event("hello again?", "m_2", ts=NOW_MS + 1_000)))
     assert sent_texts(graph) == ["Hello there!"]
 
 
@@ -68,3 +68,53 @@ def test_standby_messages_while_the_inbox_owns_the_thread_stay_unanswered(steere
     standby = {"object": "page", "entry": [{"id": PAGE, "standby": [text_event("hi", "m_s")]}]}
     assert post_to(steered, standby).status_code == 200
     assert sent_texts(graph) == []
+
+
+def test_a_page_inbox_reply_pauses_the_bot_while_our_app_id_is_unknown(settings, model, graph):
+    import responses
+
+    graph_ok(graph)
+    graph.add(responses.GET, f"{settings['FB_GRAPH_API_URL']}/app", status=500)
+    unknown = create_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
+    from tests.conftest import post_signed
+
+    post_signed(unknown, body_of(echo(app_id=int(PAGE_INBOX_APP_ID))))
+    post_signed(unknown, body_of(text_event("hello?", "m_q")))
+    assert sent_texts(graph) == []
+    assert not [c for c in graph.calls if c.request.url.endswith("/app")]  # no lookup needed
+
+
+def test_echoes_and_thread_control_of_pages_we_do_not_serve_change_nothing(steered, graph, post_to):
+    graph_ok(graph)  # the token's page is PAGE
+    other = "5555"
+    team = echo(app_id=None, mid="m_theirs")
+    team["sender"]["id"] = other
+    taken = control("take_thread_control", PAGE_INBOX_APP_ID)
+    taken["recipient"]["id"] = other
+    for item in (team, taken):
+        assert post_to(steered, body_of(item, page=other)).status_code == 200
+    ledger = steered.extensions["messenger"].ledger
+    assert ledger.paused_until(f"{other}:{PERSON}") is None
+    assert ledger.transcript(f"{other}:{PERSON}").entries == []
+
+
+def test_a_team_pause_runs_from_the_echo_and_a_redelivered_echo_does_not_extend_it(
+    steered, graph, post_to
+):
+    graph_ok(graph)
+    minutes = steered.config["HUMAN_PAUSE_MINUTES"]
+    written = echo(app_id=None, mid="m_team")
+    written["timestamp"] = NOW_MS - 10 * 60_000  # processed ten minutes after it was written
+    post_to(steered, body_of(written))
+    ledger = steered.extensions["messenger"].ledger
+    until = ledger.paused_until(f"{PAGE}:{PERSON}")
+    assert abs(until - (NOW_MS / 1000 - 600 + minutes * 60)) < 1
+    post_to(steered, body_of(written))  # Meta delivers it again
+    assert ledger.paused_until(f"{PAGE}:{PERSON}") == until
+
+
+def test_a_message_older_than_metas_window_is_kept_and_not_answered(post, graph, model):
+    graph_ok(graph)
+    old = text_event("are you there?", "m_old", ts=NOW_MS - 25 * 3600 * 1000)
+    assert post(body_of(old)).status_code == 200
+    assert sent_texts(graph) == [] and model.requests == []

@@ -1,14 +1,24 @@
 import json
 import logging
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx2
 import requests
 import responses
 
-from tests.conftest import GRAPH, PAGE, PERSON, SETTINGS, body_of, graph_ok, sent_texts, text_event
+from app import create_app
+from tests.conftest import (
+    GRAPH,
+    NOW_MS,
+    PAGE,
+    PERSON,
+    SETTINGS,
+    body_of,
+    graph_ok,
+    sent_texts,
+    text_event,
+)
 
 VERIFY = SETTINGS["FB_VERIFY_TOKEN"]
 SETTINGS_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
@@ -127,12 +137,12 @@ def test_history_reaches_the_model_oldest_first_with_roles(post, graph, model):
     ]
 
 
-def test_system_prompt_comes_first(app, post, graph, model):
-    app.extensions["messenger"].settings = replace(
-        app.extensions["messenger"].settings, system_prompt="You are the page's assistant."
+def test_system_prompt_comes_first(settings, post_to, graph, model):
+    app = create_app(
+        dict(settings, SYSTEM_PROMPT="You are the page's assistant."), openai_client=model.client()
     )
     graph_ok(graph)
-    post(body_of(text_event("hi")))
+    post_to(app, body_of(text_event("hi")))
     assert model.requests[0]["messages"][0] == {
         "role": "system",
         "content": "You are the page's assistant.",
@@ -202,11 +212,12 @@ def test_echo_never_reaches_the_model(post, graph, model):
     echo = {
         "sender": {"id": PAGE},
         "recipient": {"id": PERSON},
-        "timestamp": 1,
+        "timestamp": NOW_MS,
         "message": {"is_echo": True, "app_id": 777000, "mid": "m_e", "text": "Hello there!"},
     }
+    graph_ok(graph)
     assert post(body_of(echo)).status_code == 200
-    assert not model.requests and not graph.calls
+    assert not model.requests and graph_paths(graph) == [("GET", "/me")]  # is the page ours?
 
 
 def test_delivery_read_and_reaction_get_no_reply(post, graph, model):

@@ -9,9 +9,7 @@ The model is the configured one when OPENAI_API_KEY is set; otherwise the offlin
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 import secrets
 import time
 import uuid
@@ -22,6 +20,7 @@ import requests
 
 import config as settings_module
 
+from ..outcome import Outcome
 from ..signature import sign
 from .local_graph import LocalGraph
 
@@ -72,8 +71,9 @@ class Emulator:
         self.settings = self._settings(settings, instance_path)
         self.app = None if url else self._app()
         self.client = self.app.test_client() if self.app else None
-        self.outcomes = _LastOutcome()
-        logging.getLogger("app.conversation").addHandler(self.outcomes)
+        self.last: Outcome | None = None  # what became of the last message (--verbose)
+        if self.app is not None:
+            self.app.extensions["messenger"].record.listeners.append(self._outcome)
 
     def _settings(self, settings: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         """The bot's settings, pointed at the local Graph; never a real page."""
@@ -99,8 +99,12 @@ class Emulator:
 
     def close(self) -> None:
         """Stop the local Graph."""
-        logging.getLogger("app.conversation").removeHandler(self.outcomes)
         self.graph.stop()
+
+    def _outcome(self, event, outcome: Outcome) -> None:
+        """The bot's outcome of an event (the pipeline tells its listeners)."""
+        if event.from_person:
+            self.last = outcome
 
     def _sent(self, page: str, person: str, body: dict) -> None:
         """The bot called the Send API: show it as it arrives."""
@@ -112,9 +116,11 @@ class Emulator:
 
     def history(self) -> str:
         """How many earlier messages the last reply was made with, and where they came from
-        (the store, Graph, or none), from the bot's own log line; empty when not known."""
-        found = re.search(r"history=(\d+) history_from=(\w+)", self.outcomes.last)
-        return f"{found[1]} earlier messages from {found[2]}" if found else ""
+        (the store, Graph, or none); empty when not known."""
+        last = self.last
+        if last is None or last.history is None:
+            return ""
+        return f"{last.history} earlier messages from {last.history_from}"
 
     def reset(self) -> None:
         """Start the conversation afresh: in the local Graph and in the bot's store."""
@@ -157,18 +163,6 @@ class Emulator:
         if self.client is not None:
             return self.client.post("/webhook", data=raw, headers=headers).status_code
         return requests.post(self.url, data=raw, headers=headers, timeout=30).status_code
-
-
-class _LastOutcome(logging.Handler):
-    """Keeps the outcome of the bot's last event line (the --verbose view shows it)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.last = ""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "outcome=" in str(record.msg):
-            self.last = record.getMessage()
 
 
 def _mid() -> str:

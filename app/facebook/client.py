@@ -29,6 +29,7 @@ from .lookup import Once
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 2.0
+LOOKUP_SECONDS = 3.0  # the most a request waits to learn the page of a single token
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,23 @@ class GraphClient:
             for token in every
         }
 
-    def serves(self, page_id: str) -> bool:
+    def serves(self, page_id: str, wait: float = LOOKUP_SECONDS) -> bool:
         """Whether we hold a token for this page. A single token belongs to one page, learned
         from /me once; other pages the app is subscribed to are not ours to answer. While the
-        page cannot be learned, every page is served rather than none."""
+        page cannot be learned (within `wait` seconds), every page is served rather than none."""
         if self._default is None:
             return page_id in self._tokens
-        own = self._own_page()
+        own = self._own_page(wait)
         return own is None or own == page_id
 
-    def _own_page(self) -> str | None:
+    def _own_page(self, wait: float) -> str | None:
         """The single token's page, asked of Graph once per process."""
-        return self._page.get(lambda: str(self.api("GET", "/me", params={"fields": "id"})["id"]))
+        return self._page.get(
+            lambda seconds: str(
+                self.api("GET", "/me", params={"fields": "id"}, seconds=seconds)["id"]
+            ),
+            wait,
+        )
 
     def _token(self, page_id: str | None) -> str:
         """The page's token; with no page named, the only (or first) one."""

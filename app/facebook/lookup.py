@@ -16,7 +16,9 @@ RETRY_SECONDS = 300.0
 
 class Once:
     """Asks once, keeps the answer; after a failure asks again only every RETRY_SECONDS, and
-    never from two threads at once (a burst of messages must not become a burst of lookups)."""
+    never from two threads at once (a burst of messages must not become a burst of lookups).
+    Nobody waits longer than they said they could: a caller that cannot have the answer in
+    time goes on without it (None), and the asking caller asks with its own time."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -24,16 +26,19 @@ class Once:
         self._failed_at = float("-inf")
         self._lock = threading.Lock()
 
-    def get(self, ask: Callable[[], str]) -> str | None:
-        """The value, asking `ask()` for it when it is not known and may be asked now."""
-        if self.value is None and self._may_ask():
-            with self._lock:
+    def get(self, ask: Callable[[float], str], wait: float) -> str | None:
+        """The value, asking `ask(seconds)` for it when it is not known and may be asked now;
+        `wait`: the most this caller may spend, waiting for another's lookup or its own."""
+        if self.value is None and self._may_ask() and self._lock.acquire(timeout=max(0, wait)):
+            try:
                 if self.value is None and self._may_ask():
                     try:
-                        self.value = ask() or None
+                        self.value = ask(wait) or None
                     except (GraphError, KeyError, TypeError, AttributeError) as exc:
                         self._failed_at = time.monotonic()
                         log.warning("could not learn %s: %s", self.what, exc)
+            finally:
+                self._lock.release()
         return self.value
 
     def _may_ask(self) -> bool:

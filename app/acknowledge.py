@@ -1,0 +1,94 @@
+"""Acknowledge: the webhook's 200 goes out within ACK_SECONDS, whatever the model does.
+
+Every person's messages of a body are answered on this process's reply threads, one person's
+in the order they were written (Meta: "use the webhook timestamp field"), different people in
+parallel. The request waits for them, at most until ACK_SECONDS after it arrived: a reply
+ready by then is sent before the 200, as a classic synchronous service would; one that is not
+goes on after it, on the same threads, and is sent once. Nothing is promised that is not
+kept: each message was kept and claimed in the store (app/intake.py) before any of this, so a
+process that dies after its 200 leaves its messages to recovery (app/recovery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from .conversation import Conversation
+from .deadline import Deadline
+from .events import Event
+from .intake import CannotKeep, Claimed, Intake
+from .outcome import DEFERRED, Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Acknowledger:
+    """Sorts a body's events, starts their replies, and says when the webhook may answer."""
+
+    def __init__(
+        self,
+        intake: Intake,
+        conversation: Conversation,
+        record: Callable[..., None],
+        *,
+        threads: int,
+        budget: float,
+    ) -> None:
+        """`threads`: replies this process makes at once; `budget`: seconds one reply may
+        take in all (REQUEST_BUDGET_SECONDS)."""
+        self.intake = intake
+        self.conversation = conversation
+        self.record = record
+        self.budget = budget
+        self._replies = ThreadPoolExecutor(threads, thread_name_prefix="reply")
+
+    def receive(self, received: list[Event], ack: Deadline) -> bool:
+        """Keep and claim every event, start the replies, and return once they are all sent
+        or `ack` has run out. True when every message was kept (say 200); False when the store
+        could not keep some (say 503: Meta delivers the body again; what was kept dedups)."""
+        claimed, kept = [], True
+        for event in received:
+            started = time.monotonic()
+            try:
+                result = self.intake.accept(event, ack)
+            except CannotKeep as exc:
+                kept = False
+                outcome = Outcome(DEFERRED, f"not kept, Meta delivers it again: {exc}")
+                self.record(event, outcome, time.monotonic() - started)
+                continue
+            if isinstance(result, Outcome):
+                self.record(event, result, time.monotonic() - started)
+            else:
+                claimed.append(result)
+        wait(self.answer(claimed), timeout=ack.remaining())
+        return kept
+
+    def answer(self, claimed: list[Claimed]) -> list[Future]:
+        """Start the replies: one task per person, their messages in timestamp order."""
+        people: dict[str, list[Claimed]] = {}
+        for one in claimed:
+            people.setdefault(one.event.conversation, []).append(one)
+        return [
+            self._replies.submit(self._answer_in_order, sorted(group, key=_written))
+            for group in people.values()
+        ]
+
+    def _answer_in_order(self, group: list[Claimed]) -> None:
+        """One person's messages, each with the whole budget from when it starts."""
+        for claimed in group:
+            started = time.monotonic()
+            deadline = Deadline(self.budget)
+            try:
+                outcome = self.conversation.answer(claimed, deadline)
+            except Exception:  # answer() gives every failure back; this is a last guard
+                log.exception("reply failed mid=%s", claimed.event.log_id)
+                continue
+            self.record(claimed.event, outcome, time.monotonic() - started, deadline.elapsed())
+
+
+def _written(claimed: Claimed) -> int:
+    """When the person wrote the message (Meta's timestamp; a body may list them otherwise)."""
+    return claimed.event.timestamp
