@@ -241,8 +241,15 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # Meta: "Your app can make 2 calls per second per Facebook Page" to the Conversations API.
     "GRAPH_CONVERSATIONS_PER_SECOND": (2, _number(int, 0, 100)),
     "FALLBACK_REPLY": (DEFAULT_FALLBACK, _text),
-    # Meta gives up on a webhook call after 20 s and sends it again.
+    # Meta wants the webhook's 200 within 5 s: it goes out by then, and a reply not ready
+    # goes on after it.
+    "ACK_SECONDS": (4.0, _number(float, 0.5, 5.0)),
+    # The most one reply may take in all; at most 19 s, so that a reply in flight at SIGTERM
+    # still ends inside Heroku's 30 s (gunicorn.conf.py's graceful timeout is this + 5 s).
     "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 19.0)),
+    # A message acknowledged but left unanswered by a process that died is answered by another
+    # this long at most after it arrived; older ones are given up (logged and counted).
+    "RECOVER_WITHIN_MINUTES": (10.0, _number(float, 0.5, 24.0 * 60)),
     "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
     "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
     "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),
