@@ -22,7 +22,7 @@ from .handover import THREAD_CONTROL, Handover
 from .history import History
 from .outcome import DUPLICATE, PAUSED, Outcome, ignored
 from .settings import Settings
-from .store import ANSWERED, BUSY, Arrival, Ledger, StoreBusy
+from .store import ANSWERED, BUSY, Arrival, Ledger, StoreUnavailable
 
 # Meta's standard messaging window: a reply to an older message would be refused (10/2018278).
 WINDOW_SECONDS = 24 * 3600.0
@@ -94,7 +94,7 @@ class Intake:
         entry = self.history.entry(event)
         try:
             arrival = self.ledger.arrive(event.key, event.conversation, entry, spend, event.dump())
-        except StoreBusy as exc:
+        except StoreUnavailable as exc:
             raise CannotKeep(str(exc)) from None
         if arrival.state == ANSWERED:
             return Outcome(DUPLICATE, "already answered")

@@ -10,7 +10,7 @@ import threading
 import pytest
 import redis
 
-from app.store import ANSWERED, BUSY, TAKEN, Entry, Guarded, StoreBusy
+from app.store import ANSWERED, BUSY, TAKEN, Entry, Guarded, StoreUnavailable
 from app.store.base import MAX_TRIES, OWNER_TTL_SECONDS
 from tests.conftest import OPTIONS, Clock, free_port
 
@@ -138,9 +138,9 @@ def test_a_full_redis_pool_is_busy_never_down(redis_url):
     ledger.redis.connection_pool.timeout = 0.05
     held = ledger.redis.connection_pool.get_connection()
     try:
-        with pytest.raises(StoreBusy):
+        with pytest.raises(StoreUnavailable):
             arrive(guarded, "m_1")
-        with pytest.raises(StoreBusy):  # no breaker opened: never "taken" unguarded
+        with pytest.raises(StoreUnavailable):  # no breaker opened: never "taken" unguarded
             arrive(guarded, "m_1")
     finally:
         ledger.redis.connection_pool.release(held)
@@ -176,7 +176,7 @@ def test_a_redis_at_its_client_limit_is_busy_never_down(small_redis):
     for client in clients:
         client.ping()  # the server's every client slot taken
     guarded = Guarded(RedisLedger(small_redis, **OPTIONS))
-    with pytest.raises(StoreBusy):
+    with pytest.raises(StoreUnavailable):
         arrive(guarded, "m_1")
     for client in clients:
         client.close()

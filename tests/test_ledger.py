@@ -3,7 +3,18 @@
 import threading
 import time
 
-from app.store import ANSWERED, BUSY, TAKEN, Arrival, Entry, Guarded, SQLiteLedger
+import pytest
+
+from app.store import (
+    ANSWERED,
+    BUSY,
+    TAKEN,
+    Arrival,
+    Entry,
+    Guarded,
+    SQLiteLedger,
+    StoreUnavailable,
+)
 from app.store.base import OWNER_TTL_SECONDS
 from tests.conftest import OPTIONS, Clock, free_port
 
@@ -192,10 +203,12 @@ class Broken:
         raise ConnectionError("store down")
 
 
-def test_a_broken_store_degrades_to_answering(caplog):
+def test_a_broken_store_promises_nothing_and_everything_else_goes_on(caplog):
     ledger = Guarded(Broken())
-    assert ledger.claim("m_1") == TAKEN
-    assert ledger.arrive("m_2", "p", Entry("m_2", "hi", False, 1.0), True) == Arrival(TAKEN)
+    with pytest.raises(StoreUnavailable):  # no claim, no 200: Meta delivers it again
+        ledger.claim("m_1")
+    with pytest.raises(StoreUnavailable):
+        ledger.arrive("m_2", "p", Entry("m_2", "hi", False, 1.0), True)
     ledger.answered("m_1")
     ledger.pause("p", 5)
     with ledger.turn("p", "m_1", 1, 1) as got:
@@ -212,15 +225,18 @@ def test_a_failed_store_is_left_alone_for_a_while():
             raise ConnectionError("store down")
 
     ledger = Guarded(Down())
-    assert ledger.claim("m_1") and ledger.claim("m_2") and ledger.claim("m_3")
+    for key in ("m_1", "m_2", "m_3"):
+        with pytest.raises(StoreUnavailable):
+            ledger.claim(key)
     assert calls == ["m_1"]  # one timeout, not one per call
 
 
-def test_unreachable_redis_degrades_to_answering():
+def test_an_unreachable_redis_promises_nothing():
     from app.store.redis import RedisLedger
 
     ledger = Guarded(RedisLedger(f"redis://127.0.0.1:{free_port()}/0", **OPTIONS))
-    assert ledger.claim("m_1") == TAKEN
+    with pytest.raises(StoreUnavailable):
+        ledger.claim("m_1")
 
 
 def test_a_released_claim_is_taken_at_once_but_an_answered_one_is_not(make):

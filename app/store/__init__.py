@@ -16,7 +16,7 @@ from .base import (
     Arrival,
     Entry,
     Ledger,
-    StoreBusy,
+    StoreUnavailable,
     Transcript,
 )
 from .guard import Guarded
@@ -31,7 +31,7 @@ __all__ = [
     "Guarded",
     "Ledger",
     "SQLiteLedger",
-    "StoreBusy",
+    "StoreUnavailable",
     "Transcript",
     "open_ledger",
 ]

@@ -58,8 +58,9 @@ ANSWERED = "answered"  # a reply (or the fallback) went out already
 BUSY = "busy"  # a live worker is answering it right now
 
 
-class StoreBusy(Exception):
-    """The store did not answer in time (a held SQLite lock, a slow Redis): not down, busy."""
+class StoreUnavailable(Exception):
+    """A claim could not be made now: the store is down, or too busy to answer in time (a held
+    SQLite lock, a slow or full Redis). Nothing was promised; ask again later."""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
-"""A store that fails must cost the person nothing: answer unguarded, and say so.
+"""A store that fails must cost the person no reply and no double reply.
 
-`Guarded` wraps either store and tells three failures apart:
-- down (no connection, no file): logged and answered with the value that keeps replies
-  flowing (a claim is granted, nobody is paused or over the limit); the store is then left
-  alone for BREAKER_SECONDS, so an unreachable Redis costs one timeout, not one per call;
+A message is only acknowledged once it is kept and claimed: without the store nothing can be
+promised, so a claim (arrive, claim) that fails raises StoreUnavailable, the webhook answers
+503, and Meta delivers the body again — within a second, then for an hour — until the store
+is back. Every other call falls back to the value that keeps replies flowing (nobody is
+paused, no history, no Conversations read). `Guarded` wraps either store and tells three
+failures apart:
+- down (no connection, no file): logged; the store is then left alone for BREAKER_SECONDS, so
+  an unreachable Redis costs one timeout, not one per call;
 - busy (a SQLite lock held past its wait, a Redis call over its timeout, every connection of
   the pool in use, the server's client limit reached): the store is there but slow or full.
-  A claim then raises StoreBusy, so the request is answered 503 and Meta redelivers: an id
+  A claim then raises StoreUnavailable, so the request is answered 503 and Meta redelivers: an id
   that may have been answered is never granted again. Other calls fall back, no breaker;
 - anything else is a bug: logged with its traceback, fallen back, no breaker.
 A reply marked answered while the store failed is kept here (at most UNMARKED_MOST ids) and
@@ -25,7 +29,7 @@ from typing import TypeVar
 
 import redis
 
-from .base import ANSWERED, TAKEN, Arrival, Entry, Ledger, StoreBusy, Transcript, Turn
+from .base import ANSWERED, Arrival, Entry, Ledger, StoreUnavailable, Transcript, Turn
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +51,45 @@ class Guarded:
         store.every_beat(self.mark_unmarked)
 
     def _use(self, what: str, call: Callable[[], T], fallback: T, *, strict=False) -> T:
-        """Call the store unless it was down moments ago; on failure log and fall back (or,
-        `strict`, raise StoreBusy when it was only busy)."""
+        """Call the store unless it was down moments ago; on failure log and fall back, or,
+        `strict` (a claim: nothing may be promised without it), raise StoreUnavailable."""
         if time.monotonic() < self._down_until:
+            if strict:
+                raise StoreUnavailable(f"store unavailable ({what}), left alone for a moment")
             return fallback
         try:
             return call()
         except Exception as exc:
             if _busy(exc):
                 if strict:
-                    raise StoreBusy(f"store busy ({what}): {exc}") from None
+                    raise StoreUnavailable(f"store busy ({what}): {exc}") from None
                 log.warning("store busy (%s), going on without it: %s", what, exc)
             elif _down(exc):
                 self._down_until = time.monotonic() + BREAKER_SECONDS
-                log.error("store unavailable (%s), going on without it: %s", what, exc)
+                log.error("store unavailable (%s): %s", what, exc)
+                if strict:
+                    raise StoreUnavailable(f"store unavailable ({what}): {exc}") from None
             else:
-                log.exception("store call failed (%s), going on without it", what)
+                log.exception("store call failed (%s)", what)
+                if strict:
+                    raise StoreUnavailable(f"store call failed ({what})") from None
             return fallback
 
     def arrive(
         self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
     ) -> Arrival:
-        """As claim(): taken when the store is down (and then nobody is paused or over the
-        limit), StoreBusy when it is busy."""
+        """As claim(): StoreUnavailable when the store is down or busy."""
         if key in self._unmarked:
             return Arrival(ANSWERED)
         arrive = lambda: self.store.arrive(key, conversation, entry, spend, event)  # noqa: E731
-        return self._use("claim", arrive, Arrival(TAKEN), strict=True)
+        return self._use("claim", arrive, None, strict=True)
 
     def claim(self, key: str) -> str:
-        """Taken, answered or busy; a store that is down must not cost the person their
-        reply (taken), one that is busy must not cost a double reply (StoreBusy)."""
+        """Taken, answered or busy; StoreUnavailable when the store cannot say (down or busy):
+        a claim granted blindly could be a double reply, one never kept could be lost."""
         if key in self._unmarked:
             return ANSWERED
-        return self._use("claim", lambda: self.store.claim(key), TAKEN, strict=True)
+        return self._use("claim", lambda: self.store.claim(key), None, strict=True)
 
     def answered(self, key: str) -> None:
         """The reply went out: mark it, now or after a heartbeat."""
