@@ -38,6 +38,11 @@ DEFAULT_ATTACHMENT_REPLY = (
 DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
 DEFAULT_DISCLOSURE = "Hi! Just so you know: I'm an AI assistant, here to help for this page."
 KNOWLEDGE_MAX_CHARS = 50_000  # it goes with every message: about 12,000 tokens at most
+# The pipeline starts no model call with less time than this left (app/llm/chat.py uses it);
+# defined here so the start-up check below needs no import of the app.
+MIN_ATTEMPT_SECONDS = 1.0
+# What a message needs before the model: the store's arrival round trip and its history.
+ARRIVAL_SECONDS = 1.0
 
 #: Text settings where an empty value (`STICKER_REPLY=`) means "off", not "the default".
 EMPTY_MEANS_OFF = frozenset(
@@ -327,8 +332,9 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
     settings.update(_parse(OPTIONAL, environ, invalid))
-    if settings.get("SEND_RESERVE_SECONDS", 0) >= settings.get("REQUEST_BUDGET_SECONDS", 15):
-        invalid.append("SEND_RESERVE_SECONDS must be smaller than REQUEST_BUDGET_SECONDS")
+    budget_problem = _budget_problem(settings)
+    if budget_problem:
+        invalid.append(budget_problem)
     problems = []
     if missing:
         problems.append("missing required settings: " + ", ".join(missing))
@@ -339,6 +345,23 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             "; ".join(problems) + " (see .env.example for every setting and its default)"
         )
     return settings
+
+
+def _budget_problem(settings: Mapping[str, Any]) -> str | None:
+    """A budget too small ever to answer: the pipeline refuses to start an answer with less
+    than SEND_RESERVE_SECONDS + MIN_ATTEMPT_SECONDS left, after about ARRIVAL_SECONDS for the
+    arrival and history, so every delivery would get a 503 for ever."""
+    if "REQUEST_BUDGET_SECONDS" not in settings or "SEND_RESERVE_SECONDS" not in settings:
+        return None  # one of them is invalid and already named
+    budget, reserve = settings["REQUEST_BUDGET_SECONDS"], settings["SEND_RESERVE_SECONDS"]
+    needed = reserve + MIN_ATTEMPT_SECONDS + ARRIVAL_SECONDS
+    if budget >= needed:
+        return None
+    return (
+        f"REQUEST_BUDGET_SECONDS ({budget:g}) must be at least SEND_RESERVE_SECONDS ({reserve:g})"
+        f" + {MIN_ATTEMPT_SECONDS:g} s for a model attempt + {ARRIVAL_SECONDS:g} s for the"
+        f" arrival and history = {needed:g}: with less, no message could ever be answered"
+    )
 
 
 def secrets(settings: Mapping[str, Any]) -> list[str]:

@@ -111,3 +111,35 @@ def test_the_graph_pool_follows_web_threads(settings, model):
     app = create_app(dict(settings, WEB_THREADS=12), openai_client=model.client())
     adapter = app.extensions["messenger"].graph._session.get_adapter("https://graph.test")
     assert adapter._pool_maxsize == 12
+
+
+def test_a_budget_that_can_never_answer_is_refused_naming_both_settings_and_the_rule():
+    env = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="3", SEND_RESERVE_SECONDS="2.5")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(env)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "REQUEST_BUDGET_SECONDS (3) must be at least SEND_RESERVE_SECONDS (2.5)" in message
+    assert "= 4.5" in message
+    exactly = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="4.5", SEND_RESERVE_SECONDS="2.5")
+    assert config.load(exactly)["REQUEST_BUDGET_SECONDS"] == 4.5
+
+
+def test_the_rule_uses_the_pipelines_own_shortest_model_attempt():
+    from app import llm
+
+    assert llm.MIN_ATTEMPT_SECONDS is config.MIN_ATTEMPT_SECONDS
+
+
+def test_start_up_refuses_a_budget_that_can_never_answer(tmp_path):
+    env = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="3", SEND_RESERVE_SECONDS="2.5")
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=tmp_path,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "REQUEST_BUDGET_SECONDS (3) must be at least SEND_RESERVE_SECONDS" in done.stderr

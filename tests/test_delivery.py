@@ -175,7 +175,7 @@ def test_a_redelivery_that_cannot_learn_the_outcome_in_time_gets_503(settings, m
 
     graph_ok(graph)
     app = create_app(
-        dict(settings, REQUEST_BUDGET_SECONDS=2, SEND_RESERVE_SECONDS=0.5),
+        dict(settings, REQUEST_BUDGET_SECONDS=2.5, SEND_RESERVE_SECONDS=0.5),
         openai_client=model.client(),
     )
     store = app.extensions["messenger"].ledger.store
