@@ -1,9 +1,10 @@
 """Every setting the service reads, its default, and start-up validation.
 
-Settings come from the environment; for local runs a `.env` file is read first through
-python-dotenv (values already in the environment win). `load()` returns a plain dict that
-`create_app()` puts into `app.config`, so tests pass their own dict and never read the
-machine's environment.
+Settings come from the environment; for local runs a `.env` file is read too through
+python-dotenv (values in the environment win), without writing it into the environment: a
+gunicorn master that did would hand the old values to the workers of every `kill -HUP`.
+`load()` returns a plain dict that `create_app()` puts into `app.config` as it is; tests load
+their own strings and never read the machine's environment.
 """
 
 from __future__ import annotations
@@ -318,14 +319,26 @@ def serving(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return values
 
 
-def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
-    """Read, parse and check every setting; raise ConfigError naming all problems at once."""
-    if environ is None:
-        if dotenv:
-            from dotenv import find_dotenv, load_dotenv
+def environment(*, dotenv: bool = True) -> dict[str, str]:
+    """The process environment over the values of `.env` (found from the working directory
+    up), read afresh each time and never written into os.environ, so an edited file counts
+    at the next start or reload."""
+    values: dict[str, str] = {}
+    if dotenv:
+        from dotenv import dotenv_values, find_dotenv
 
-            load_dotenv(find_dotenv(usecwd=True), override=False)
-        environ = os.environ
+        path = find_dotenv(usecwd=True)
+        if path:
+            # A bare `NAME` line has no value (None): it sets nothing, as with load_dotenv.
+            values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {**values, **os.environ}
+
+
+def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
+    """Read, parse and check every setting; raise ConfigError naming all problems at once.
+    Without `environ`, the process environment and `.env` (see `environment()`)."""
+    if environ is None:
+        environ = environment(dotenv=dotenv)
     missing = [name for name in REQUIRED if not environ.get(name, "").strip()]
     if environ.get("FB_PAGE_TOKENS", "").strip() and "FB_PAGE_ACCESS_TOKEN" in missing:
         missing.remove("FB_PAGE_ACCESS_TOKEN")  # several pages, each with its own token

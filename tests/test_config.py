@@ -143,3 +143,22 @@ def test_start_up_refuses_a_budget_that_can_never_answer(tmp_path):
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "REQUEST_BUDGET_SECONDS (3) must be at least SEND_RESERVE_SECONDS" in done.stderr
+
+
+def test_dotenv_is_read_without_changing_the_environment_and_read_again_each_time(
+    tmp_path, monkeypatch
+):
+    for name in (*REQUIRED_ENV, "OPENAI_MODEL", "OPENAI_TEMPERATURE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_TEMPERATURE", "0.5")  # the environment wins over the file
+    monkeypatch.chdir(tmp_path)
+    dotenv = tmp_path / ".env"
+    lines = [f"{name}={value}" for name, value in REQUIRED_ENV.items()]
+    dotenv.write_text("\n".join([*lines, "OPENAI_MODEL=first", "OPENAI_TEMPERATURE=0.9"]))
+    before = dict(os.environ)
+    loaded = config.load()
+    assert dict(os.environ) == before  # a gunicorn master keeps nothing of the file
+    assert (loaded["OPENAI_MODEL"], loaded["OPENAI_TEMPERATURE"]) == ("first", 0.5)
+    assert loaded["FB_APP_SECRET"] == "s"
+    dotenv.write_text("\n".join([*lines, "OPENAI_MODEL=second"]))  # edited, then kill -HUP
+    assert config.load()["OPENAI_MODEL"] == "second"
