@@ -106,9 +106,9 @@ def test_gunicorn_conf_loads_without_affinity(monkeypatch):
 
 
 def test_the_graph_pool_follows_web_threads(settings, model):
-    from app import create_app
+    from tests.conftest import build_app
 
-    app = create_app(dict(settings, WEB_THREADS=12), openai_client=model.client())
+    app = build_app(dict(settings, WEB_THREADS="12"), openai_client=model.client())
     adapter = app.extensions["messenger"].graph._session.get_adapter("https://graph.test")
     assert adapter._pool_maxsize == 12
 

@@ -1,5 +1,7 @@
 """Operators steer the bot for one person from the command line, through the same store."""
 
+import json
+
 from app.operator import messenger
 from tests.conftest import GRAPH, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
 
@@ -44,9 +46,9 @@ def test_a_single_token_learns_its_page_for_the_commands(runner, graph):
 
 
 def test_a_page_not_configured_or_a_bad_id_is_refused(settings, model, graph):
-    from app import create_app
+    from tests.conftest import build_app
 
-    app = create_app(dict(settings, FB_PAGE_TOKENS={PAGE: "t1", "9": "t9"}))
+    app = build_app(dict(settings, FB_PAGE_TOKENS=json.dumps({PAGE: "t1", "9": "t9"})))
     runner = app.test_cli_runner()
     assert run(runner, "status", PERSON).exit_code == 1  # several pages: --page needed
     result = run(runner, "pause", PERSON, "--page", "777")

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import httpx2
 import responses
 
-from app import create_app
 from tests.conftest import (
     GRAPH,
     PAGE,
     PERSON,
     Clock,
     body_of,
+    build_app,
     graph_ok,
     sent_texts,
     text_event,
@@ -87,7 +87,7 @@ def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, gr
         return model.answer("only once")
 
     model.handler = answer
-    workers = [create_app(settings, openai_client=model.client()) for _ in range(2)]
+    workers = [build_app(settings, openai_client=model.client()) for _ in range(2)]
     raw = json.dumps(body_of(text_event("hi", mid="m_race"))).encode()
     from app.signature import sign
 
@@ -137,7 +137,7 @@ def test_a_redelivery_waits_for_the_live_worker_and_gets_200_once_it_answered(
         return model.answer("only once")
 
     model.handler = answer
-    first, second = (create_app(settings, openai_client=model.client()) for _ in range(2))
+    first, second = (build_app(settings, openai_client=model.client()) for _ in range(2))
     raw = json.dumps(body_of(text_event("hi", mid="m_wait"))).encode()
     from app.signature import sign
 
@@ -174,8 +174,8 @@ def test_a_redelivery_that_cannot_learn_the_outcome_in_time_gets_503(settings, m
     from app.store import SQLiteLedger
 
     graph_ok(graph)
-    app = create_app(
-        dict(settings, REQUEST_BUDGET_SECONDS=2.5, SEND_RESERVE_SECONDS=0.5),
+    app = build_app(
+        dict(settings, REQUEST_BUDGET_SECONDS="2.5", SEND_RESERVE_SECONDS="0.5"),
         openai_client=model.client(),
     )
     store = app.extensions["messenger"].ledger.store
@@ -212,7 +212,7 @@ def test_a_batch_answers_what_it_can_start_in_time_and_leaves_the_rest_unclaimed
     from app.events import parse
 
     graph_ok(graph)
-    app = create_app(dict(settings, WEB_THREADS=1), openai_client=model.client())
+    app = build_app(dict(settings, WEB_THREADS="1"), openai_client=model.client())
     responder = app.extensions["messenger"]
     clock = Clock()
     monotonic = [0.0]  # the first delivery's clock; the model moves it
@@ -317,7 +317,7 @@ def test_model_slower_than_budget_gets_fallback_in_time(app, post, graph, model)
 
 
 def test_spend_limit_sends_one_notice_then_nothing(settings, model, graph):
-    app = create_app(dict(settings, SPEND_LIMIT=2), openai_client=model.client())
+    app = build_app(dict(settings, SPEND_LIMIT="2"), openai_client=model.client())
     graph_ok(graph)
     client = app.test_client()
     from app.signature import sign

@@ -13,11 +13,10 @@ import responses
 from responses import matchers
 
 import config
-from app import create_app
 from app.operator import doctor, messenger
 from app.signature import appsecret_proof
 from bench import model_kinds
-from tests.conftest import GRAPH, PAGE, SETTINGS
+from tests.conftest import GRAPH, PAGE, SETTINGS, build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_ID = SETTINGS["FB_APP_ID"]
@@ -233,7 +232,7 @@ def test_model_problems(cli, graph, app, answer, expected):
 
 def test_every_token_of_several_pages_is_checked(settings, model, graph):
     tokens = {PAGE: "token-of-page-one", "3000003": "token-of-page-two"}
-    app = create_app(dict(settings, FB_PAGE_TOKENS=tokens), openai_client=model.client())
+    app = build_app(dict(settings, FB_PAGE_TOKENS=json.dumps(tokens)), openai_client=model.client())
     app.cli.add_command(messenger)
     app.extensions["messenger"].model.client = models_client(model_found)
     graph_answers(

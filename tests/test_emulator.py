@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import config
-from app import create_app
 from app.emulator.session import Emulator
+from tests.conftest import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def offline(settings, graph):
     """The app with no model key; the local Graph on loopback is let through `responses`."""
     graph.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
-    return create_app(dict(settings, OPENAI_API_KEY="offline"))
+    return build_app(dict(settings, OPENAI_API_KEY="offline"))
 
 
 def test_chat_command_answers_through_the_webhook(offline):
