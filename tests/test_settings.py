@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import config
+from app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,3 +121,21 @@ def test_every_setting_reaches_the_workers_app_as_the_operator_wrote_it(tmp_path
         got = shown["config"].get(name, "<missing>")
         assert (type(got), got) == (type(value), value), name
     assert shown["automation"] == frozenset({"111", "222"})
+
+
+def test_the_pipelines_settings_have_no_defaults_of_their_own():
+    from dataclasses import MISSING, fields
+
+    from app.settings import Settings
+
+    own = [f.name for f in fields(Settings) if (f.default, f.default_factory) != (MISSING,) * 2]
+    assert own == [], "config.OPTIONAL holds the only defaults"
+
+
+def test_a_setting_renamed_in_config_stops_start_up_naming_it(monkeypatch, settings, model):
+    # SPEND_LIMIT renamed in config.py but not in the pipeline: never its old default silently.
+    monkeypatch.setitem(config.OPTIONAL, "SPEND_CALLS", config.OPTIONAL["SPEND_LIMIT"])
+    monkeypatch.delitem(config.OPTIONAL, "SPEND_LIMIT")
+    loaded = config.load(dict(settings, SPEND_CALLS="3"), dotenv=False)
+    with pytest.raises(KeyError, match="SPEND_LIMIT"):
+        create_app(loaded, openai_client=model.client())
