@@ -13,15 +13,42 @@ import sys
 import tempfile
 
 # Prometheus's multiprocess mode: every worker writes its samples into one directory, which
-# must be known before prometheus_client is first imported (in the workers, after the fork)
-# and must not hold a previous run's files. Set here, in the master, before anything else.
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
-    tempfile.gettempdir(), f"messenger-metrics-{os.getpid()}"
-)
-shutil.rmtree(_metrics_dir, ignore_errors=True)
-os.makedirs(_metrics_dir)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
-raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]  # gunicorn sets it in every worker
+# must be known before prometheus_client is first imported (in the workers, after the fork:
+# gunicorn sets raw_env in the master before it forks any) and must not hold a previous run's
+# files. So it is always a directory this service made itself, inside the operator's
+# PROMETHEUS_MULTIPROC_DIR when set (else the temp dir), and only that one is ever removed:
+# the operator's directory and what it holds are never touched. Its path is also kept in the
+# master's environment under MADE_MARK with the master's pid: a reload (kill -HUP) runs this
+# file again in the same master, keeps the directory (the counters go on), and on_exit knows
+# exactly what it may remove.
+MADE_MARK = "MESSENGER_OWN_METRICS_DIR"
+
+
+def made_metrics_dir() -> str | None:
+    """The metrics directory this master made, if it made one."""
+    pid, _, made = os.environ.get(MADE_MARK, "").partition(":")
+    return made if pid == str(os.getpid()) and os.path.isdir(made) else None
+
+
+def _metrics_dir() -> str:
+    """This master's metrics directory: the one it made before a reload, or a fresh one."""
+    made = made_metrics_dir()
+    if made:
+        return made
+    parent = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.gettempdir()
+    try:
+        os.makedirs(parent, exist_ok=True)
+        made = tempfile.mkdtemp(prefix="messenger-metrics-", dir=parent)
+    except OSError as exc:
+        sys.exit(
+            f"error: PROMETHEUS_MULTIPROC_DIR {parent}: cannot make the metrics directory there"
+            f" ({exc.strerror or exc})"
+        )
+    os.environ[MADE_MARK] = f"{os.getpid()}:{made}"
+    return made
+
+
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir()}"]  # gunicorn sets it in every worker
 
 from config import ConfigError, cores, serving  # noqa: E402
 from config import load as _load_settings  # noqa: E402  (a module named `config` would clash)
@@ -64,5 +91,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """The service stops: its metrics directory goes with it."""
-    shutil.rmtree(server.cfg.env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    """The service stops: the metrics directory it made goes with it, and nothing else (not
+    whatever another setting of PROMETHEUS_MULTIPROC_DIR may name by now)."""
+    made = made_metrics_dir()
+    if made:
+        shutil.rmtree(made, ignore_errors=True)

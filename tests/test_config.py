@@ -92,7 +92,7 @@ def test_cores_are_counted_where_there_is_no_affinity(monkeypatch):
     assert config.cores() == 6
 
 
-def test_gunicorn_conf_loads_without_affinity(monkeypatch):
+def test_gunicorn_conf_loads_without_affinity(monkeypatch, tmp_path):
     import runpy
 
     monkeypatch.delattr(config.os, "sched_getaffinity", raising=False)
@@ -101,6 +101,9 @@ def test_gunicorn_conf_loads_without_affinity(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     monkeypatch.setenv("WEB_THREADS", "16")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # its metrics directory goes here
+    monkeypatch.setenv("MESSENGER_OWN_METRICS_DIR", "")  # and its mark is undone afterwards
+    monkeypatch.delenv("MESSENGER_OWN_METRICS_DIR")
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert conf["workers"] == 4 and conf["threads"] == 16
 
