@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import config_parsers as parse
 from config_parsers import KNOWLEDGE_MAX_CHARS  # noqa: F401  (read as config.KNOWLEDGE_MAX_CHARS)
@@ -177,6 +178,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
     settings.update(_parse(OPTIONAL, environ, invalid))
+    if settings.get("REDIS_URL") and environ.get("DYNO"):
+        settings["REDIS_URL"] = heroku_redis_url(settings["REDIS_URL"])
     budget_problem = _budget_problem(settings)
     if budget_problem:
         invalid.append(budget_problem)
@@ -190,6 +193,17 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             "; ".join(problems) + " (see .env.example for every setting and its default)"
         )
     return settings
+
+
+def heroku_redis_url(url: str) -> str:
+    """Heroku Key-Value Store serves TLS with a self-signed certificate, and sets REDIS_URL
+    itself (its credentials change with maintenance), so no one can append what redis-py needs
+    to accept it: on a dyno, a rediss:// URL that says nothing of certificates gets
+    ssl_cert_reqs=none. The connection stays encrypted; an operator's own choice stands."""
+    if not url.startswith("rediss://") or "ssl_cert_reqs" in parse_qs(urlsplit(url).query):
+        return url
+    joint = "&" if urlsplit(url).query else "" if url.endswith("?") else "?"
+    return url + joint + "ssl_cert_reqs=none"
 
 
 def _budget_problem(settings: Mapping[str, Any]) -> str | None:
