@@ -46,6 +46,12 @@ MIN_ATTEMPT_SECONDS = 1.0
 # What a message needs before the model: the store's arrival round trip and its history.
 ARRIVAL_SECONDS = 1.0
 
+#: Why a Heroku dyno must not keep the store in SQLite: said at start-up and by the doctor.
+HEROKU_DISK = (
+    "each dyno's disk starts empty after every restart: kept conversations, claims and "
+    "messages waiting for recovery are lost"
+)
+
 #: Text settings where an empty value (`STICKER_REPLY=`) means "off", not "the default".
 EMPTY_MEANS_OFF = frozenset(
     {
@@ -193,6 +199,15 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             "; ".join(problems) + " (see .env.example for every setting and its default)"
         )
     return settings
+
+
+def dyno_without_redis(
+    settings: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> bool:
+    """On Heroku (it sets DYNO in every dyno, one-off ones too) with the SQLite store: what
+    one dyno writes, no other dyno reads, and a restart empties it."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("DYNO")) and not settings.get("REDIS_URL")
 
 
 def heroku_redis_url(url: str) -> str:

@@ -50,7 +50,7 @@ def _metrics_dir() -> str:
 
 raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir()}"]  # gunicorn sets it in every worker
 
-from config import ConfigError, cores, serving  # noqa: E402
+from config import HEROKU_DISK, ConfigError, cores, dyno_without_redis, serving  # noqa: E402
 from config import load as _load_settings  # noqa: E402  (a module named `config` would clash)
 
 # Refuse to start, in the master and before any worker forks, when a setting is missing:
@@ -80,6 +80,13 @@ keepalive = 75
 # strings: Meta's verification request carries the verify token in one.
 accesslog = None
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
+def when_ready(server):
+    """Once, in the master, at start-up: a Heroku dyno keeping the store in SQLite loses it
+    with every restart (the workers each load the settings, but one line is enough)."""
+    if dyno_without_redis(_settings):
+        server.log.warning("on Heroku %s; set REDIS_URL", HEROKU_DISK)
 
 
 def child_exit(server, worker):

@@ -15,8 +15,10 @@ MARK = "MESSENGER_OWN_METRICS_DIR"
 
 
 @pytest.fixture
-def master(monkeypatch):
-    """A fresh master's environment: the required settings, nothing made by an earlier run."""
+def master(monkeypatch, tmp_path):
+    """A fresh master's environment: the required settings, nothing made by an earlier run,
+    the temp dir inside the test's own."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     for name, value in REQUIRED_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(MARK, "")  # so the mark this file leaves is undone after the test
@@ -48,7 +50,6 @@ def test_the_operators_metrics_directory_and_its_files_are_never_removed(master,
 
 
 def test_a_reload_keeps_the_directory_and_exit_removes_only_that(master, tmp_path):
-    master.setattr("tempfile.tempdir", str(tmp_path))
     first = runpy.run_path(CONF)
     made = Path(server_of(first).cfg.env["PROMETHEUS_MULTIPROC_DIR"])
     assert made.parent == tmp_path and made.is_dir()
@@ -77,3 +78,28 @@ def test_a_metrics_directory_that_cannot_be_made_stops_start_up_with_one_line(ma
         runpy.run_path(CONF)
     message = str(stopped.value.code)
     assert message.startswith("error: PROMETHEUS_MULTIPROC_DIR") and "\n" not in message
+
+
+def warnings_at_start_up(conf: dict) -> list[str]:
+    """What the master logs as warnings once it is ready (gunicorn's when_ready hook)."""
+    warned: list[str] = []
+    server = server_of(conf)
+    server.log = types.SimpleNamespace(warning=lambda text, *args: warned.append(text % args))
+    conf["when_ready"](server)
+    conf["on_exit"](server)
+    return warned
+
+
+def test_a_dyno_keeping_the_store_in_sqlite_warns_once_at_start_up(master):
+    master.setenv("DYNO", "web.1")
+    assert warnings_at_start_up(runpy.run_path(CONF)) == [
+        "on Heroku each dyno's disk starts empty after every restart: kept conversations, "
+        "claims and messages waiting for recovery are lost; set REDIS_URL"
+    ]
+
+
+def test_no_warning_with_redis_or_off_heroku(master):
+    assert warnings_at_start_up(runpy.run_path(CONF)) == []
+    master.setenv("DYNO", "web.1")
+    master.setenv("REDIS_URL", "rediss://:pw@kv.example.test:6379")
+    assert warnings_at_start_up(runpy.run_path(CONF)) == []

@@ -8,6 +8,7 @@ stderr and never a traceback or a secret.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -101,6 +102,7 @@ def doctor_command() -> None:
         pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
         app_id=settings.get("FB_APP_ID") or "",
     )
+    checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
     for check in checks:
         _echo(check.line())
     failed = sum(check.failed for check in checks)

@@ -8,11 +8,12 @@ pause and resume refuse there, and status says what it shows.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 
 import click
 from flask import current_app
+
+import config
 
 from ..facebook import GraphError
 from .cli import _echo, _fail, _graph, _graph_failed, _page, messenger, page_option
@@ -25,9 +26,8 @@ SHARED_STORE = (
 
 
 def _own_disk_only() -> bool:
-    """On a Heroku dyno (Heroku sets DYNO) with the SQLite store: nothing written here reaches
-    the web dynos."""
-    return bool(os.environ.get("DYNO")) and not current_app.config["REDIS_URL"]
+    """On a Heroku dyno with the SQLite store: nothing written here reaches the web dynos."""
+    return config.dyno_without_redis(current_app.config)
 
 
 def _conversation(psid: str, page: str | None) -> str:

@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from config import HEROKU_DISK
+
 from ..facebook import GraphClient, GraphError
 from ..llm import ChatModel
 from .checks import Check
@@ -159,6 +161,19 @@ def subscription_check(body: Any, app_id: str | None = None) -> Check:
     missing = [f"{f} ({why})" for f, why in RECOMMENDED_FIELDS.items() if f not in fields]
     note = "not subscribed to " + ", ".join(missing) if missing else ""
     return Check("ok", name, detail, note)
+
+
+def store_checks(dyno: str | None, redis_url: str | None) -> list[Check]:
+    """On a Heroku dyno (DYNO set), whether the store is one every dyno shares; elsewhere a
+    host keeps its disk and there is nothing to say. A failure, not a warning: the bot still
+    answers, but what the store keeps is lost at every daily restart and `heroku run …
+    messenger pause` cannot reach the web dynos."""
+    if not dyno:
+        return []
+    if redis_url:
+        return [Check("ok", "store", "Redis (REDIS_URL), shared by every dyno")]
+    fix = "set REDIS_URL (heroku addons:create heroku-redis:mini sets it)"
+    return [Check("fail", "store", f"SQLite on a Heroku dyno: {HEROKU_DISK}", fix)]
 
 
 def version_check(graph_url: str, today: date) -> Check:
