@@ -165,23 +165,3 @@ def test_dotenv_is_read_without_changing_the_environment_and_read_again_each_tim
     assert loaded["FB_APP_SECRET"] == "s"
     dotenv.write_text("\n".join([*lines, "OPENAI_MODEL=second"]))  # edited, then kill -HUP
     assert config.load()["OPENAI_MODEL"] == "second"
-
-
-def test_on_a_dyno_the_key_value_stores_url_accepts_its_self_signed_certificate():
-    import redis
-
-    url = "rediss://:pw@ec2-1-2-3-4.compute-1.amazonaws.com:12345"
-    on_dyno = dict(REQUIRED_ENV, REDIS_URL=url, DYNO="web.1")  # as the add-on sets it
-    loaded = config.load(on_dyno)["REDIS_URL"]
-    assert loaded == url + "?ssl_cert_reqs=none"
-    pool = redis.Redis.from_url(loaded).connection_pool  # still TLS, certificate not checked
-    assert pool.connection_class is redis.SSLConnection
-    assert pool.connection_kwargs["ssl_cert_reqs"] == "none"
-    with_query = url + "/0?health_check_interval=5"
-    assert config.load(dict(on_dyno, REDIS_URL=with_query))["REDIS_URL"] == (
-        with_query + "&ssl_cert_reqs=none"
-    )
-    chosen = url + "?ssl_cert_reqs=required"  # the operator's word stands
-    assert config.load(dict(on_dyno, REDIS_URL=chosen))["REDIS_URL"] == chosen
-    assert config.load(dict(on_dyno, REDIS_URL="redis://h:1"))["REDIS_URL"] == "redis://h:1"
-    assert config.load(dict(REQUIRED_ENV, REDIS_URL=url))["REDIS_URL"] == url  # off Heroku

@@ -323,12 +323,6 @@ def test_on_a_heroku_dyno_the_sqlite_store_fails_with_the_fix(cli, graph, monkey
     )
 
 
-def test_on_a_heroku_dyno_redis_passes():
-    (check,) = doctor.store_checks("web.1", "rediss://:pw@kv.example.test:6379")
-    assert check.line() == "✓ store: Redis (REDIS_URL), shared by every dyno"
-    assert doctor.store_checks(None, None) == []  # off Heroku, a host keeps its disk
-
-
 def _env_example_names() -> list[str]:
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
     return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
@@ -353,10 +347,3 @@ def test_app_json_describes_every_setting():
     assert set(manifest["formation"]) == {"web"} and procfile.startswith("web:")
     assert manifest["buildpacks"] == [{"url": "heroku/python"}]
     assert "flask --app wsgi messenger doctor" in manifest["scripts"]["postdeploy"]
-
-
-def test_app_json_provisions_the_key_value_store_every_dyno_shares():
-    manifest = json.loads((ROOT / "app.json").read_text(encoding="utf-8"))
-    # Heroku Key-Value Store's add-on is still called heroku-redis; it sets REDIS_URL.
-    assert manifest["addons"] == ["heroku-redis:mini"]
-    assert "Key-Value Store" in manifest["env"]["REDIS_URL"]["description"]
