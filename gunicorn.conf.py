@@ -12,6 +12,18 @@ import shutil
 import sys
 import tempfile
 
+from config import HEROKU_DISK, ConfigError, cores, dyno_without_redis, serving
+from config import load as _load_settings  # (a module named `config` would clash)
+
+# Refuse to start, in the master and before any worker forks (or any metrics directory is
+# made), when a setting is missing: one clear line, no traceback, never a service that accepts
+# unsigned requests.
+try:
+    _settings = _load_settings()
+    _serving = serving()
+except ConfigError as exc:
+    sys.exit(f"error: {exc}")
+
 # Prometheus's multiprocess mode: every worker writes its samples into one directory, which
 # must be known before prometheus_client is first imported (in the workers, after the fork:
 # gunicorn sets raw_env in the master before it forks any) and must not hold a previous run's
@@ -49,17 +61,6 @@ def _metrics_dir() -> str:
 
 
 raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir()}"]  # gunicorn sets it in every worker
-
-from config import HEROKU_DISK, ConfigError, cores, dyno_without_redis, serving  # noqa: E402
-from config import load as _load_settings  # noqa: E402  (a module named `config` would clash)
-
-# Refuse to start, in the master and before any worker forks, when a setting is missing:
-# one clear line, no traceback, never a service that accepts unsigned requests.
-try:
-    _settings = _load_settings()
-    _serving = serving()
-except ConfigError as exc:
-    sys.exit(f"error: {exc}")
 
 bind = f"0.0.0.0:{_serving['PORT']}"
 worker_class = "gthread"

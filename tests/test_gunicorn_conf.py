@@ -103,3 +103,11 @@ def test_no_warning_with_redis_or_off_heroku(master):
     master.setenv("DYNO", "web.1")
     master.setenv("REDIS_URL", "rediss://:pw@kv.example.test:6379")
     assert warnings_at_start_up(runpy.run_path(CONF)) == []
+
+
+def test_a_missing_setting_stops_start_up_before_any_directory_is_made(master, tmp_path):
+    master.delenv("FB_APP_SECRET")
+    master.chdir(tmp_path)  # away from any developer's .env
+    with pytest.raises(SystemExit, match="missing required settings: FB_APP_SECRET"):
+        runpy.run_path(CONF)
+    assert list(tmp_path.iterdir()) == []
