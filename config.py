@@ -1,17 +1,21 @@
 """Every setting the service reads, its default, and start-up validation.
 
-Settings come from the environment; for local runs a `.env` file is read first through
-python-dotenv (values already in the environment win). `load()` returns a plain dict that
-`create_app()` puts into `app.config`, so tests pass their own dict and never read the
-machine's environment.
+Settings come from the environment; for local runs a `.env` file is read too through
+python-dotenv (values in the environment win), without writing it into the environment: a
+gunicorn master that did would hand the old values to the workers of every `kill -HUP`.
+`load()` returns a plain dict that `create_app()` puts into `app.config` as it is; tests load
+their own strings and never read the machine's environment.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import config_parsers as parse
+from config_parsers import KNOWLEDGE_MAX_CHARS  # noqa: F401  (read as config.KNOWLEDGE_MAX_CHARS)
 
 REQUIRED = ("FB_APP_SECRET", "FB_VERIFY_TOKEN", "FB_PAGE_ACCESS_TOKEN", "OPENAI_API_KEY")
 
@@ -27,7 +31,6 @@ SECRETS = (
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 DEFAULT_MODEL = "gpt-6-luna"
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_SPEND_NOTICE = (
     "You've sent a lot of messages in a short time. Please wait a while before writing again."
 )
@@ -37,7 +40,17 @@ DEFAULT_ATTACHMENT_REPLY = (
 )
 DEFAULT_FALLBACK = "Sorry, I can't answer right now. Please try again in a moment."
 DEFAULT_DISCLOSURE = "Hi! Just so you know: I'm an AI assistant, here to help for this page."
-KNOWLEDGE_MAX_CHARS = 50_000  # it goes with every message: about 12,000 tokens at most
+# The pipeline starts no model call with less time than this left (app/llm/chat.py uses it);
+# defined here so the start-up check below needs no import of the app.
+MIN_ATTEMPT_SECONDS = 1.0
+# What a message needs before the model: the store's arrival round trip and its history.
+ARRIVAL_SECONDS = 1.0
+
+#: Why a Heroku dyno must not keep the store in SQLite: said at start-up and by the doctor.
+HEROKU_DISK = (
+    "each dyno's disk starts empty after every restart: kept conversations, claims and "
+    "messages waiting for recovery are lost"
+)
 
 #: Text settings where an empty value (`STICKER_REPLY=`) means "off", not "the default".
 EMPTY_MEANS_OFF = frozenset(
@@ -53,237 +66,69 @@ EMPTY_MEANS_OFF = frozenset(
 )
 
 
-def _text(raw: str) -> str:
-    """Keep a string setting as it is."""
-    return raw
-
-
-def _url(raw: str) -> str:
-    """Accept an http(s) base URL and drop a trailing slash so paths join cleanly."""
-    if not raw.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    return raw.rstrip("/")
-
-
-def _absolute_path(raw: str) -> str:
-    """Flask wants the instance folder as an absolute path."""
-    return os.path.abspath(raw)
-
-
-def _log_level(raw: str) -> str:
-    """One of Python's level names."""
-    level = raw.upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return level
-
-
-def _effort(raw: str) -> str | None:
-    """A reasoning effort the API names, or "off" never to send one."""
-    value = raw.lower()
-    if value == "off":
-        return None
-    if value not in REASONING_EFFORTS:
-        raise ValueError("must be off or one of " + ", ".join(REASONING_EFFORTS))
-    return value
-
-
-def _knowledge_file(raw: str) -> str:
-    """A readable UTF-8 text file of at most KNOWLEDGE_MAX_CHARS; its absolute path."""
-    try:
-        with open(raw, encoding="utf-8") as file:
-            size = len(file.read(KNOWLEDGE_MAX_CHARS + 1))
-    except OSError as exc:
-        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ValueError("is not UTF-8 text") from None
-    if size > KNOWLEDGE_MAX_CHARS:
-        raise ValueError(
-            f"is longer than {KNOWLEDGE_MAX_CHARS} characters (it is sent with every message)"
-        )
-    return os.path.abspath(raw)
-
-
-def _prices(raw: str) -> dict[str, dict[str, float]]:
-    """OPENAI_PRICES: {"model": {"input": 0.10, "cached": 0.01, "output": 0.50}}, US dollars
-    per 1M tokens."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValueError("is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("must map model names to prices")
-    prices = {}
-    for model, price in data.items():
-        if (
-            not isinstance(price, dict)
-            or not price
-            or not all(
-                key in ("input", "cached", "output") and isinstance(value, (int, float))
-                for key, value in price.items()
-            )
-        ):
-            raise ValueError(f'{model}: give numbers for "input", "cached" and "output"')
-        prices[model] = {key: float(value) for key, value in price.items()}
-    return prices
-
-
-def _app_ids(raw: str) -> frozenset[str]:
-    """Comma-separated app ids."""
-    ids = frozenset(part.strip() for part in raw.split(",") if part.strip())
-    if not all(i.isdigit() for i in ids):
-        raise ValueError("must be app ids (digits), separated by commas")
-    return ids
-
-
-def _log_format(raw: str) -> str:
-    """text (one line per record) or json (one object per line)."""
-    if raw.lower() not in ("text", "json"):
-        raise ValueError("must be text or json")
-    return raw.lower()
-
-
-def _flag(raw: str) -> bool:
-    """Booleans the way people write them in .env files."""
-    value = raw.lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _redis_url(raw: str) -> str:
-    """Accept the URL forms redis-py understands."""
-    if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("must start with redis://, rediss:// or unix://")
-    return raw
-
-
-def _pages(raw: str) -> dict[str, dict[str, str]]:
-    """A page-id → token map, as JSON or a path to a JSON file; a value may be an object
-    with "token" and an optional "system_prompt"."""
-    text = raw
-    if not raw.lstrip().startswith("{"):
-        try:
-            with open(raw, encoding="utf-8") as file:
-                text = file.read()
-        except OSError as exc:
-            raise ValueError(
-                f"is neither a JSON object nor a readable file ({exc.strerror})"
-            ) from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ValueError("is not valid JSON") from None
-    if not isinstance(data, dict) or not data:
-        raise ValueError("must map page ids to tokens")
-    pages = {}
-    for page_id, value in data.items():
-        entry = {"token": value} if isinstance(value, str) else value
-        if (
-            not isinstance(entry, dict)
-            or not isinstance(entry.get("token"), str)
-            or not entry["token"]
-        ):
-            raise ValueError(f"page {page_id}: needs a token")
-        prompt = entry.get("system_prompt", "")
-        if not isinstance(prompt, str):
-            raise ValueError(f"page {page_id}: system_prompt must be text")
-        knowledge = entry.get("knowledge_file", "")
-        if not isinstance(knowledge, str):
-            raise ValueError(f"page {page_id}: knowledge_file must be a path")
-        if knowledge:
-            try:
-                knowledge = _knowledge_file(knowledge)
-            except ValueError as exc:
-                raise ValueError(f"page {page_id}: knowledge_file {exc}") from None
-        pages[str(page_id)] = {
-            "token": entry["token"],
-            "system_prompt": prompt,
-            "knowledge_file": knowledge,
-        }
-    return pages
-
-
-def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
-    """Parse an int or float and keep it inside [low, high]."""
-
-    def parse(raw: str) -> Any:
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise ValueError(f"must be a {kind.__name__}") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
 #: name -> (default, parser). A default of None means "unset unless given".
 OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
-    "FB_PAGE_TOKENS": (None, _pages),
-    "FB_APP_ID": ("", _text),
-    "FB_GRAPH_API_URL": (DEFAULT_GRAPH_API_URL, _url),
-    "OPENAI_BASE_URL": (None, _url),
-    "OPENAI_MODEL": (DEFAULT_MODEL, _text),
-    "OPENAI_TEMPERATURE": (0.2, _number(float, 0.0, 2.0)),
-    "OPENAI_TOP_P": (0.2, _number(float, 0.0, 1.0)),
-    "OPENAI_MAX_TOKENS": (512, _number(int, 1, 100_000)),
-    "OPENAI_MAX_RETRIES": (1, _number(int, 0, 5)),
-    "OPENAI_REASONING_EFFORT": ("none", _effort),
-    "SYSTEM_PROMPT": ("", _text),
-    "KNOWLEDGE_FILE": ("", _knowledge_file),
-    "AI_DISCLOSURE": (DEFAULT_DISCLOSURE, _text),
-    "HISTORY_MESSAGES": (10, _number(int, 0, 20)),
-    "HISTORY_MAX_AGE_HOURS": (24.0, _number(float, 0.0, 24.0 * 365)),
+    "FB_PAGE_TOKENS": (None, parse.pages),
+    "FB_APP_ID": ("", parse.text),
+    "FB_GRAPH_API_URL": (DEFAULT_GRAPH_API_URL, parse.url),
+    "OPENAI_BASE_URL": (None, parse.url),
+    "OPENAI_MODEL": (DEFAULT_MODEL, parse.text),
+    "OPENAI_TEMPERATURE": (0.2, parse.number(float, 0.0, 2.0)),
+    "OPENAI_TOP_P": (0.2, parse.number(float, 0.0, 1.0)),
+    "OPENAI_MAX_TOKENS": (512, parse.number(int, 1, 100_000)),
+    "OPENAI_MAX_RETRIES": (1, parse.number(int, 0, 5)),
+    "OPENAI_REASONING_EFFORT": ("none", parse.effort),
+    "SYSTEM_PROMPT": ("", parse.text),
+    "KNOWLEDGE_FILE": ("", parse.knowledge_file),
+    "AI_DISCLOSURE": (DEFAULT_DISCLOSURE, parse.text),
+    "HISTORY_MESSAGES": (10, parse.number(int, 0, 20)),
+    "HISTORY_MAX_AGE_HOURS": (24.0, parse.number(float, 0.0, 24.0 * 365)),
     # Meta: "Your app can make 2 calls per second per Facebook Page" to the Conversations API.
-    "GRAPH_CONVERSATIONS_PER_SECOND": (2, _number(int, 0, 100)),
-    "FALLBACK_REPLY": (DEFAULT_FALLBACK, _text),
+    "GRAPH_CONVERSATIONS_PER_SECOND": (2, parse.number(int, 0, 100)),
+    "FALLBACK_REPLY": (DEFAULT_FALLBACK, parse.text),
     # Meta wants the webhook's 200 within 5 s: it goes out by then, and a reply not ready
     # goes on after it.
-    "ACK_SECONDS": (4.0, _number(float, 0.5, 5.0)),
+    "ACK_SECONDS": (4.0, parse.number(float, 0.5, 5.0)),
     # The most one reply may take in all; at most 19 s, so that a reply in flight at SIGTERM
     # still ends inside Heroku's 30 s (gunicorn.conf.py's graceful timeout is this + 5 s).
-    "REQUEST_BUDGET_SECONDS": (15.0, _number(float, 2.0, 19.0)),
+    "REQUEST_BUDGET_SECONDS": (15.0, parse.number(float, 2.0, 19.0)),
     # A message acknowledged but left unanswered by a process that died is answered by another
     # this long at most after it arrived; older ones are given up (logged and counted).
-    "RECOVER_WITHIN_MINUTES": (10.0, _number(float, 0.5, 24.0 * 60)),
-    "SEND_RESERVE_SECONDS": (2.5, _number(float, 0.5, 10.0)),
-    "GRAPH_TIMEOUT_SECONDS": (5.0, _number(float, 0.5, 20.0)),
-    "MAX_BODY_BYTES": (1 << 20, _number(int, 1024, 16 << 20)),
-    "INSTANCE_PATH": ("", _absolute_path),
-    "LEDGER_PATH": ("", _text),
-    "REDIS_URL": (None, _redis_url),
+    "RECOVER_WITHIN_MINUTES": (10.0, parse.number(float, 0.5, 24.0 * 60)),
+    "SEND_RESERVE_SECONDS": (2.5, parse.number(float, 0.5, 10.0)),
+    "GRAPH_TIMEOUT_SECONDS": (5.0, parse.number(float, 0.5, 20.0)),
+    "MAX_BODY_BYTES": (1 << 20, parse.number(int, 1024, 16 << 20)),
+    "INSTANCE_PATH": ("", parse.absolute_path),
+    "LEDGER_PATH": ("", parse.text),
+    "REDIS_URL": (None, parse.redis_url),
     # Connections each process may hold (requests wait for a free one): workers × this must fit
     # the Redis plan's client limit.
-    "REDIS_MAX_CONNECTIONS": (10, _number(int, 1, 1000)),
-    "LEDGER_TTL_HOURS": (24.0, _number(float, 0.1, 24.0 * 30)),
-    "SPEND_LIMIT": (30, _number(int, 1, 1_000_000)),
-    "SPEND_WINDOW_MINUTES": (60.0, _number(float, 1.0, 24.0 * 60 * 7)),
-    "SPEND_LIMIT_REPLY": (DEFAULT_SPEND_NOTICE, _text),
-    "HUMAN_PAUSE_MINUTES": (30.0, _number(float, 0.0, 24.0 * 60 * 7)),
-    "GET_STARTED_PAYLOAD": ("GET_STARTED", _text),
-    "WELCOME_MESSAGE": ("", _text),
-    "MODEL_ACCEPTS_IMAGES": (True, _flag),
-    "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, _text),
-    "STICKER_REPLY": ("👍", _text),
-    "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, _text),
-    "LOG_LEVEL": ("INFO", _log_level),
-    "LOG_FORMAT": ("text", _log_format),
-    "METRICS_TOKEN": ("", _text),
-    "OPENAI_PRICES": ({}, _prices),
-    "AUTOMATION_APP_IDS": (frozenset(), _app_ids),
+    "REDIS_MAX_CONNECTIONS": (10, parse.number(int, 1, 1000)),
+    "LEDGER_TTL_HOURS": (24.0, parse.number(float, 0.1, 24.0 * 30)),
+    "SPEND_LIMIT": (30, parse.number(int, 1, 1_000_000)),
+    "SPEND_WINDOW_MINUTES": (60.0, parse.number(float, 1.0, 24.0 * 60 * 7)),
+    "SPEND_LIMIT_REPLY": (DEFAULT_SPEND_NOTICE, parse.text),
+    "HUMAN_PAUSE_MINUTES": (30.0, parse.number(float, 0.0, 24.0 * 60 * 7)),
+    "GET_STARTED_PAYLOAD": ("GET_STARTED", parse.text),
+    "WELCOME_MESSAGE": ("", parse.text),
+    "MODEL_ACCEPTS_IMAGES": (True, parse.flag),
+    "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, parse.text),
+    "STICKER_REPLY": ("👍", parse.text),
+    "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, parse.text),
+    "LOG_LEVEL": ("INFO", parse.log_level),
+    "LOG_FORMAT": ("text", parse.log_format),
+    "METRICS_TOKEN": ("", parse.text),
+    "OPENAI_PRICES": ({}, parse.prices),
+    "AUTOMATION_APP_IDS": (frozenset(), parse.app_ids),
     # Threads per gunicorn worker; also the size of each worker's Graph connection pool.
-    "WEB_THREADS": (128, _number(int, 1, 4096)),
+    "WEB_THREADS": (128, parse.number(int, 1, 4096)),
 }
 
 #: gunicorn's own settings, read by gunicorn.conf.py only (Heroku sets PORT and
 #: WEB_CONCURRENCY); None: cores + 1 workers.
 SERVING: dict[str, tuple[Any, Callable[[str], Any]]] = {
-    "PORT": (8000, _number(int, 1, 65535)),
-    "WEB_CONCURRENCY": (None, _number(int, 1, 256)),
+    "PORT": (8000, parse.number(int, 1, 65535)),
+    "WEB_CONCURRENCY": (None, parse.number(int, 1, 256)),
 }
 
 
@@ -302,13 +147,13 @@ class ConfigError(Exception):
 def _parse(table, environ: Mapping[str, str], invalid: list[str]) -> dict[str, Any]:
     """Each setting of `table` from `environ`, or its default; problems go to `invalid`."""
     values = {}
-    for name, (default, parse) in table.items():
+    for name, (default, parser) in table.items():
         raw = environ.get(name, "").strip()
         if not raw and name in EMPTY_MEANS_OFF and name in environ:
             values[name] = ""  # set, and set empty: turned off
             continue
         try:
-            values[name] = parse(raw) if raw else default
+            values[name] = parser(raw) if raw else default
         except ValueError as exc:
             invalid.append(f"{name} {exc}")
     return values
@@ -323,22 +168,37 @@ def serving(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return values
 
 
-def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
-    """Read, parse and check every setting; raise ConfigError naming all problems at once."""
-    if environ is None:
-        if dotenv:
-            from dotenv import find_dotenv, load_dotenv
+def environment(*, dotenv: bool = True) -> dict[str, str]:
+    """The process environment over the values of `.env` (found from the working directory
+    up), read afresh each time and never written into os.environ, so an edited file counts
+    at the next start or reload."""
+    values: dict[str, str] = {}
+    if dotenv:
+        from dotenv import dotenv_values, find_dotenv
 
-            load_dotenv(find_dotenv(usecwd=True), override=False)
-        environ = os.environ
+        path = find_dotenv(usecwd=True)
+        if path:
+            # A bare `NAME` line has no value (None): it sets nothing, as with load_dotenv.
+            values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {**values, **os.environ}
+
+
+def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, Any]:
+    """Read, parse and check every setting; raise ConfigError naming all problems at once.
+    Without `environ`, the process environment and `.env` (see `environment()`)."""
+    if environ is None:
+        environ = environment(dotenv=dotenv)
     missing = [name for name in REQUIRED if not environ.get(name, "").strip()]
     if environ.get("FB_PAGE_TOKENS", "").strip() and "FB_PAGE_ACCESS_TOKEN" in missing:
         missing.remove("FB_PAGE_ACCESS_TOKEN")  # several pages, each with its own token
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
     settings.update(_parse(OPTIONAL, environ, invalid))
-    if settings.get("SEND_RESERVE_SECONDS", 0) >= settings.get("REQUEST_BUDGET_SECONDS", 15):
-        invalid.append("SEND_RESERVE_SECONDS must be smaller than REQUEST_BUDGET_SECONDS")
+    if settings.get("REDIS_URL") and environ.get("DYNO"):
+        settings["REDIS_URL"] = heroku_redis_url(settings["REDIS_URL"])
+    budget_problem = _budget_problem(settings)
+    if budget_problem:
+        invalid.append(budget_problem)
     problems = []
     if missing:
         problems.append("missing required settings: " + ", ".join(missing))
@@ -349,6 +209,43 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
             "; ".join(problems) + " (see .env.example for every setting and its default)"
         )
     return settings
+
+
+def dyno_without_redis(
+    settings: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> bool:
+    """On Heroku (it sets DYNO in every dyno, one-off ones too) with the SQLite store: what
+    one dyno writes, no other dyno reads, and a restart empties it."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("DYNO")) and not settings.get("REDIS_URL")
+
+
+def heroku_redis_url(url: str) -> str:
+    """Heroku Key-Value Store serves TLS with a self-signed certificate, and sets REDIS_URL
+    itself (its credentials change with maintenance), so no one can append what redis-py needs
+    to accept it: on a dyno, a rediss:// URL that says nothing of certificates gets
+    ssl_cert_reqs=none. The connection stays encrypted; an operator's own choice stands."""
+    if not url.startswith("rediss://") or "ssl_cert_reqs" in parse_qs(urlsplit(url).query):
+        return url
+    joint = "&" if urlsplit(url).query else "" if url.endswith("?") else "?"
+    return url + joint + "ssl_cert_reqs=none"
+
+
+def _budget_problem(settings: Mapping[str, Any]) -> str | None:
+    """A budget too small ever to answer: the pipeline refuses to start an answer with less
+    than SEND_RESERVE_SECONDS + MIN_ATTEMPT_SECONDS left, after about ARRIVAL_SECONDS for the
+    arrival and history, so every delivery would get a 503 for ever."""
+    if "REQUEST_BUDGET_SECONDS" not in settings or "SEND_RESERVE_SECONDS" not in settings:
+        return None  # one of them is invalid and already named
+    budget, reserve = settings["REQUEST_BUDGET_SECONDS"], settings["SEND_RESERVE_SECONDS"]
+    needed = reserve + MIN_ATTEMPT_SECONDS + ARRIVAL_SECONDS
+    if budget >= needed:
+        return None
+    return (
+        f"REQUEST_BUDGET_SECONDS ({budget:g}) must be at least SEND_RESERVE_SECONDS ({reserve:g})"
+        f" + {MIN_ATTEMPT_SECONDS:g} s for a model attempt + {ARRIVAL_SECONDS:g} s for the"
+        f" arrival and history = {needed:g}: with less, no message could ever be answered"
+    )
 
 
 def secrets(settings: Mapping[str, Any]) -> list[str]:

@@ -12,27 +12,55 @@ import shutil
 import sys
 import tempfile
 
-# Prometheus's multiprocess mode: every worker writes its samples into one directory, which
-# must be known before prometheus_client is first imported (in the workers, after the fork)
-# and must not hold a previous run's files. Set here, in the master, before anything else.
-_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
-    tempfile.gettempdir(), f"messenger-metrics-{os.getpid()}"
-)
-shutil.rmtree(_metrics_dir, ignore_errors=True)
-os.makedirs(_metrics_dir)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
-raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]  # gunicorn sets it in every worker
+from config import HEROKU_DISK, ConfigError, cores, dyno_without_redis, serving
+from config import load as _load_settings  # (a module named `config` would clash)
 
-from config import ConfigError, cores, serving  # noqa: E402
-from config import load as _load_settings  # noqa: E402  (a module named `config` would clash)
-
-# Refuse to start, in the master and before any worker forks, when a setting is missing:
-# one clear line, no traceback, never a service that accepts unsigned requests.
+# Refuse to start, in the master and before any worker forks (or any metrics directory is
+# made), when a setting is missing: one clear line, no traceback, never a service that accepts
+# unsigned requests.
 try:
     _settings = _load_settings()
     _serving = serving()
 except ConfigError as exc:
     sys.exit(f"error: {exc}")
+
+# Prometheus's multiprocess mode: every worker writes its samples into one directory, which
+# must be known before prometheus_client is first imported (in the workers, after the fork:
+# gunicorn sets raw_env in the master before it forks any) and must not hold a previous run's
+# files. So it is always a directory this service made itself, inside the operator's
+# PROMETHEUS_MULTIPROC_DIR when set (else the temp dir), and only that one is ever removed:
+# the operator's directory and what it holds are never touched. Its path is also kept in the
+# master's environment under MADE_MARK with the master's pid: a reload (kill -HUP) runs this
+# file again in the same master, keeps the directory (the counters go on), and on_exit knows
+# exactly what it may remove.
+MADE_MARK = "MESSENGER_OWN_METRICS_DIR"
+
+
+def made_metrics_dir() -> str | None:
+    """The metrics directory this master made, if it made one."""
+    pid, _, made = os.environ.get(MADE_MARK, "").partition(":")
+    return made if pid == str(os.getpid()) and os.path.isdir(made) else None
+
+
+def _metrics_dir() -> str:
+    """This master's metrics directory: the one it made before a reload, or a fresh one."""
+    made = made_metrics_dir()
+    if made:
+        return made
+    parent = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.gettempdir()
+    try:
+        os.makedirs(parent, exist_ok=True)
+        made = tempfile.mkdtemp(prefix="messenger-metrics-", dir=parent)
+    except OSError as exc:
+        sys.exit(
+            f"error: PROMETHEUS_MULTIPROC_DIR {parent}: cannot make the metrics directory there"
+            f" ({exc.strerror or exc})"
+        )
+    os.environ[MADE_MARK] = f"{os.getpid()}:{made}"
+    return made
+
+
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir()}"]  # gunicorn sets it in every worker
 
 bind = f"0.0.0.0:{_serving['PORT']}"
 worker_class = "gthread"
@@ -55,6 +83,13 @@ accesslog = None
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
+def when_ready(server):
+    """Once, in the master, at start-up: a Heroku dyno keeping the store in SQLite loses it
+    with every restart (the workers each load the settings, but one line is enough)."""
+    if dyno_without_redis(_settings):
+        server.log.warning("on Heroku %s; set REDIS_URL", HEROKU_DISK)
+
+
 def child_exit(server, worker):
     """A worker ended: its live gauges leave the sums (counters keep what it counted). The
     directory comes from gunicorn's own settings: this file's globals are gone by now."""
@@ -64,5 +99,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """The service stops: its metrics directory goes with it."""
-    shutil.rmtree(server.cfg.env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    """The service stops: the metrics directory it made goes with it, and nothing else (not
+    whatever another setting of PROMETHEUS_MULTIPROC_DIR may name by now)."""
+    made = made_metrics_dir()
+    if made:
+        shutil.rmtree(made, ignore_errors=True)

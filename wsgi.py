@@ -1,14 +1,15 @@
 """Entry point for gunicorn (`wsgi:app`) and the flask CLI (`flask --app wsgi ...`)."""
 
-import os
 import sys
 
 import config
 from app import create_app
 from app.logs import configure
 
+# Read once: the environment over .env; the emulator's fallback below sees the same values.
+environ = config.environment()
 try:
-    settings = config.load()
+    settings = config.load(environ)
 except config.ConfigError as exc:
     # Without settings only the terminal emulator runs: it needs no Facebook app and no key.
     if "chat" not in sys.argv[1:]:
@@ -16,7 +17,7 @@ except config.ConfigError as exc:
     from app.emulator.session import settings_without_env
 
     try:
-        settings = settings_without_env(os.environ)
+        settings = settings_without_env(environ)
     except config.ConfigError as invalid:
         sys.exit(f"error: {invalid}")
 

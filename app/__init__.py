@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import openai
 from flask import Flask
-
-import config as settings_module
 
 from .facebook import GraphClient, page_tokens
 from .llm import ChatModel, make_client
@@ -20,20 +17,17 @@ from .store import Ledger, open_ledger
 
 
 def create_app(
-    config: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any],
     *,
     openai_client: openai.OpenAI | None = None,
     graph: GraphClient | None = None,
     ledger: Ledger | None = None,
 ) -> Flask:
-    """Build the app from `config` (default: the environment), with injectable clients."""
-    if config is None:
-        values = settings_module.load()
-    else:
-        # A partial mapping (tests) gets every default and the same checks as the environment.
-        values = {**config, **settings_module.load(_as_environ(config))}
-    app = Flask(__name__, instance_path=values["INSTANCE_PATH"] or None)
-    app.config.update(values)
+    """Build the app from the settings `config.load()` returned, used as they are: loaded once
+    (wsgi.py), never rendered back to text and parsed again, which would lose what text cannot
+    carry (a frozenset of app ids, an effort of None). Clients are injectable for tests."""
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"] or None)
+    app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
 
     graph = graph or GraphClient(
@@ -67,14 +61,3 @@ def create_app(
     app.cli.add_command(chat)
     app.cli.add_command(messenger)
     return app
-
-
-def _as_environ(values: Mapping[str, Any]) -> dict[str, str]:
-    """Render given values as environment strings so they pass the same checks."""
-    rendered = {}
-    for name, value in values.items():
-        if isinstance(value, dict):
-            rendered[name] = json.dumps(value)
-        elif isinstance(value, (str, int, float)):
-            rendered[name] = str(value)
-    return rendered

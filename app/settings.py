@@ -1,10 +1,18 @@
-"""The pipeline's knobs, taken once from the app's config (config.py reads the environment)."""
+"""The pipeline's knobs, taken once from the app's config (config.py reads the environment).
+
+config.OPTIONAL holds the only defaults: a field here has none of its own, so a setting that
+is renamed or missing stops start-up with its name instead of quietly meaning something else.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
+
+#: Fields that are not one setting of the same name: made from FB_PAGE_TOKENS, KNOWLEDGE_FILE
+#: and FB_APP_ID in from_config.
+DERIVED = frozenset({"page_prompts", "knowledge", "page_knowledge", "app_id"})
 
 
 @dataclass(frozen=True)
@@ -12,49 +20,63 @@ class Settings:
     """The knobs of the pipeline, taken from the app's config."""
 
     fallback_reply: str
-    system_prompt: str = ""
-    history_messages: int = 10
-    history_max_age_hours: float = 24.0
-    send_reserve_seconds: float = 2.5
-    request_budget_seconds: float = 15.0
-    recover_within_minutes: float = 10.0
-    spend_limit: int = 30
-    spend_limit_reply: str = ""
-    page_prompts: Mapping[str, str] = field(default_factory=dict)
-    knowledge: str = ""  # the text of KNOWLEDGE_FILE
-    page_knowledge: Mapping[str, str] = field(default_factory=dict)
-    ai_disclosure: str = ""
-    get_started_payload: str = "GET_STARTED"
-    welcome_message: str = ""
-    model_accepts_images: bool = True
-    image_reply: str = ""
-    sticker_reply: str = ""
-    attachment_reply: str = ""
-    human_pause_minutes: float = 30.0
-    app_id: str = ""
-    web_threads: int = 128  # how many people of one batch are answered at once
-    openai_prices: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    automation_app_ids: frozenset[str] = frozenset()
+    system_prompt: str
+    history_messages: int
+    history_max_age_hours: float
+    send_reserve_seconds: float
+    request_budget_seconds: float
+    recover_within_minutes: float
+    spend_limit: int
+    spend_limit_reply: str
+    page_prompts: Mapping[str, str]
+    knowledge: str  # the text of KNOWLEDGE_FILE
+    page_knowledge: Mapping[str, str]
+    ai_disclosure: str
+    get_started_payload: str
+    welcome_message: str
+    model_accepts_images: bool
+    image_reply: str
+    sticker_reply: str
+    attachment_reply: str
+    human_pause_minutes: float
+    app_id: str
+    web_threads: int  # how many people of one batch are answered at once
+    openai_prices: Mapping[str, Mapping[str, float]]
+    automation_app_ids: frozenset[str]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Each field is the setting of the same name in capitals; pages bring their prompts
-        and knowledge; knowledge files are read once, here."""
-        values = {f.name: config[f.name.upper()] for f in fields(cls) if f.name.upper() in config}
-        pages = config.get("FB_PAGE_TOKENS") or {}
+        and knowledge; knowledge files are read once, here. A setting missing from `config`
+        is a KeyError naming it."""
+        values = {
+            f.name: _setting(config, f.name.upper()) for f in fields(cls) if f.name not in DERIVED
+        }
+        pages = _setting(config, "FB_PAGE_TOKENS") or {}
         values["page_prompts"] = {
             page_id: page["system_prompt"]
             for page_id, page in pages.items()
             if page["system_prompt"]
         }
-        values["knowledge"] = _read(config.get("KNOWLEDGE_FILE") or "")
+        values["knowledge"] = _read(_setting(config, "KNOWLEDGE_FILE"))
         values["page_knowledge"] = {
             page_id: _read(page["knowledge_file"])
             for page_id, page in pages.items()
             if page.get("knowledge_file")
         }
-        values["app_id"] = config.get("FB_APP_ID", "")
+        values["app_id"] = _setting(config, "FB_APP_ID")
         return cls(**values)
+
+
+def _setting(config: Mapping[str, Any], name: str) -> Any:
+    """The setting, or a KeyError that says what is wrong: config.load() did not give it."""
+    try:
+        return config[name]
+    except KeyError:
+        raise KeyError(
+            f"{name}: the pipeline needs this setting and config.load() did not give it "
+            "(renamed in config.OPTIONAL?)"
+        ) from None
 
 
 def _read(path: str) -> str:

@@ -15,7 +15,9 @@ import httpx2
 import openai
 import pytest
 import responses
+from flask import Flask
 
+import config
 from app import create_app
 from app.signature import sign
 from app.store import SQLiteLedger
@@ -26,6 +28,7 @@ NOW_MS = int(time.time()) * 1000
 PAGE = "1000001"
 PERSON = "2000002"
 
+#: The test app's settings as an operator writes them (text); `build_app` loads them.
 SETTINGS = {
     "FB_APP_SECRET": "test-app-secret-0123",
     "FB_VERIFY_TOKEN": "test-verify-token-4567",
@@ -34,8 +37,8 @@ SETTINGS = {
     "FB_GRAPH_API_URL": GRAPH,
     "OPENAI_BASE_URL": "http://llm.test/v1",
     "FB_APP_ID": "777000",
-    "REQUEST_BUDGET_SECONDS": 8.0,
-    "SEND_RESERVE_SECONDS": 1.0,
+    "REQUEST_BUDGET_SECONDS": "8",
+    "SEND_RESERVE_SECONDS": "1",
     "AI_DISCLOSURE": "",  # tests of the disclosure turn it on (tests/test_replies.py)
 }
 
@@ -127,14 +130,21 @@ def graph():
         yield mock
 
 
+def build_app(environ: dict[str, str], **clients) -> Flask:
+    """The app built as wsgi.py builds it: the settings' text loaded once by config.load(),
+    the result passed to create_app as it is."""
+    return create_app(config.load(environ, dotenv=False), **clients)
+
+
 @pytest.fixture
-def settings(tmp_path) -> dict:
+def settings(tmp_path) -> dict[str, str]:
+    """The operator's settings, as text; tests change them with dict(settings, NAME="…")."""
     return dict(SETTINGS, INSTANCE_PATH=str(tmp_path / "instance"))
 
 
 @pytest.fixture
 def app(settings, model, graph):
-    app = create_app(settings, openai_client=model.client())
+    app = build_app(settings, openai_client=model.client())
     app.config["TESTING"] = True
     return app
 

@@ -92,7 +92,7 @@ def test_cores_are_counted_where_there_is_no_affinity(monkeypatch):
     assert config.cores() == 6
 
 
-def test_gunicorn_conf_loads_without_affinity(monkeypatch):
+def test_gunicorn_conf_loads_without_affinity(monkeypatch, tmp_path):
     import runpy
 
     monkeypatch.delattr(config.os, "sched_getaffinity", raising=False)
@@ -101,13 +101,67 @@ def test_gunicorn_conf_loads_without_affinity(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     monkeypatch.setenv("WEB_THREADS", "16")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # its metrics directory goes here
+    monkeypatch.setenv("MESSENGER_OWN_METRICS_DIR", "")  # and its mark is undone afterwards
+    monkeypatch.delenv("MESSENGER_OWN_METRICS_DIR")
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert conf["workers"] == 4 and conf["threads"] == 16
 
 
 def test_the_graph_pool_follows_web_threads(settings, model):
-    from app import create_app
+    from tests.conftest import build_app
 
-    app = create_app(dict(settings, WEB_THREADS=12), openai_client=model.client())
+    app = build_app(dict(settings, WEB_THREADS="12"), openai_client=model.client())
     adapter = app.extensions["messenger"].graph._session.get_adapter("https://graph.test")
     assert adapter._pool_maxsize == 12
+
+
+def test_a_budget_that_can_never_answer_is_refused_naming_both_settings_and_the_rule():
+    env = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="3", SEND_RESERVE_SECONDS="2.5")
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(env)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "REQUEST_BUDGET_SECONDS (3) must be at least SEND_RESERVE_SECONDS (2.5)" in message
+    assert "= 4.5" in message
+    exactly = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="4.5", SEND_RESERVE_SECONDS="2.5")
+    assert config.load(exactly)["REQUEST_BUDGET_SECONDS"] == 4.5
+
+
+def test_the_rule_uses_the_pipelines_own_shortest_model_attempt():
+    from app import llm
+
+    assert llm.MIN_ATTEMPT_SECONDS is config.MIN_ATTEMPT_SECONDS
+
+
+def test_start_up_refuses_a_budget_that_can_never_answer(tmp_path):
+    env = dict(REQUIRED_ENV, REQUEST_BUDGET_SECONDS="3", SEND_RESERVE_SECONDS="2.5")
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=tmp_path,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "REQUEST_BUDGET_SECONDS (3) must be at least SEND_RESERVE_SECONDS" in done.stderr
+
+
+def test_dotenv_is_read_without_changing_the_environment_and_read_again_each_time(
+    tmp_path, monkeypatch
+):
+    for name in (*REQUIRED_ENV, "OPENAI_MODEL", "OPENAI_TEMPERATURE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_TEMPERATURE", "0.5")  # the environment wins over the file
+    monkeypatch.chdir(tmp_path)
+    dotenv = tmp_path / ".env"
+    lines = [f"{name}={value}" for name, value in REQUIRED_ENV.items()]
+    dotenv.write_text("\n".join([*lines, "OPENAI_MODEL=first", "OPENAI_TEMPERATURE=0.9"]))
+    before = dict(os.environ)
+    loaded = config.load()
+    assert dict(os.environ) == before  # a gunicorn master keeps nothing of the file
+    assert (loaded["OPENAI_MODEL"], loaded["OPENAI_TEMPERATURE"]) == ("first", 0.5)
+    assert loaded["FB_APP_SECRET"] == "s"
+    dotenv.write_text("\n".join([*lines, "OPENAI_MODEL=second"]))  # edited, then kill -HUP
+    assert config.load()["OPENAI_MODEL"] == "second"

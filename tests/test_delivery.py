@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import httpx2
 import responses
 
-from app import create_app
 from tests.conftest import (
     GRAPH,
     NOW_MS,
@@ -16,6 +15,7 @@ from tests.conftest import (
     PERSON,
     Clock,
     body_of,
+    build_app,
     graph_ok,
     post_signed,
     sent_texts,
@@ -90,7 +90,7 @@ def test_concurrent_redelivery_on_two_workers_gets_one_reply(settings, model, gr
         return model.answer("only once")
 
     model.handler = answer
-    workers = [create_app(settings, openai_client=model.client()) for _ in range(2)]
+    workers = [build_app(settings, openai_client=model.client()) for _ in range(2)]
     raw = json.dumps(body_of(text_event("hi", mid="m_race"))).encode()
     from app.signature import sign
 
@@ -140,7 +140,7 @@ def test_a_redelivery_of_a_message_a_live_process_is_answering_gets_200_at_once(
         return model.answer("only once")
 
     model.handler = answer
-    first, second = (create_app(settings, openai_client=model.client()) for _ in range(2))
+    first, second = (build_app(settings, openai_client=model.client()) for _ in range(2))
     body = body_of(text_event("hi", mid="m_wait"))
     owner = threading.Thread(target=post_signed, args=(first, body))
     owner.start()
@@ -179,7 +179,7 @@ def test_a_slow_reply_is_acknowledged_in_time_and_sent_once_after_the_200(settin
         return model.answer("late but once")
 
     model.handler = answer
-    app = create_app(dict(settings, ACK_SECONDS=0.5), openai_client=model.client())
+    app = build_app(dict(settings, ACK_SECONDS="0.5"), openai_client=model.client())
     assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 200
     assert sent_texts(graph) == []  # acknowledged before the reply was ready
     assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 200
@@ -199,7 +199,8 @@ def test_a_batch_larger_than_the_threads_is_acknowledged_and_everyone_answered(
         return model.answer("Hello there!")
 
     model.handler = answer
-    app = create_app(dict(settings, WEB_THREADS=1, ACK_SECONDS=0.5), openai_client=model.client())
+    values = dict(settings, WEB_THREADS="1", ACK_SECONDS="0.5")
+    app = build_app(values, openai_client=model.client())
     people = [text_event("hi", f"m_{i}", person=f"30000{i}") for i in range(3)]
     assert post_signed(app, body_of(*people)).status_code == 200  # no 503 for its size
     release.set()
@@ -304,7 +305,7 @@ def test_model_slower_than_budget_gets_fallback_in_time(app, post, graph, model)
 
 
 def test_spend_limit_sends_one_notice_then_nothing(settings, model, graph):
-    app = create_app(dict(settings, SPEND_LIMIT=2), openai_client=model.client())
+    app = build_app(dict(settings, SPEND_LIMIT="2"), openai_client=model.client())
     graph_ok(graph)
     client = app.test_client()
     from app.signature import sign

@@ -13,15 +13,21 @@ import responses
 from responses import matchers
 
 import config
-from app import create_app
 from app.operator import doctor, messenger
 from app.signature import appsecret_proof
 from bench import model_kinds
-from tests.conftest import GRAPH, PAGE, SETTINGS
+from tests.conftest import GRAPH, PAGE, SETTINGS, build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_ID = SETTINGS["FB_APP_ID"]
-EVERY_FIELD = ["messages", "messaging_postbacks", "message_echoes"]
+EVERY_FIELD = [
+    "messages",
+    "messaging_postbacks",
+    "message_echoes",
+    "messaging_handovers",
+    "standby",
+    "message_edits",
+]
 
 
 def models_client(handler, kind: str | None = "openai-reasoning") -> openai.OpenAI:
@@ -56,13 +62,15 @@ def error(code: int, subcode: int | None = None, status: int = 400) -> dict:
     return {"status": status, "json": body}
 
 
-def graph_answers(mock, *, me=None, app=None, apps=None, conversations=None, match=()) -> None:
+def graph_answers(
+    mock, *, me=None, app=None, apps=None, conversations=None, match=(), page=PAGE
+) -> None:
     """The four reads the doctor makes; each answers a healthy page unless told otherwise."""
     mine = {"id": APP_ID, "name": "Test Bot", "subscribed_fields": EVERY_FIELD}
     ok = {
-        "/me": me or {"json": {"id": PAGE, "name": "Test Page"}},
+        "/me": me or {"json": {"id": page, "name": "Test Page"}},
         "/app": app or {"json": {"id": APP_ID, "name": "Test Bot"}},
-        "/me/subscribed_apps": apps or {"json": {"data": [mine]}},
+        f"/{page}/subscribed_apps": apps or {"json": {"data": [mine]}},
         "/me/conversations": conversations or {"json": {"data": [{"id": "t_1"}]}},
     }
     for path, answer in ok.items():
@@ -94,7 +102,8 @@ def test_a_healthy_setup_passes_every_check(cli, graph):
         "✓ app secret: appsecret_proof accepted: FB_APP_SECRET matches the token",
         "✓ app: the token was made in 'Test Bot' (id 777000)",
         "✓ permission pages_manage_metadata: granted (reading the webhook subscription works)",
-        "✓ webhook subscription: Test Bot receives message_echoes, messages, messaging_postbacks",
+        "✓ webhook subscription: Test Bot receives message_echoes, message_edits, messages, "
+        "messaging_handovers, messaging_postbacks, standby",
         "✓ permission pages_messaging: granted (reading conversations works)",
         "✓ OpenAI key and model: key accepted, model 'gpt-6-luna' available",
         "✓ model lifetime: no shutdown date announced for gpt-6-luna",
@@ -105,6 +114,7 @@ def test_a_healthy_setup_passes_every_check(cli, graph):
         "all checks passed",
     ]
     assert code == 0
+    assert f"{GRAPH}/{PAGE}/subscribed_apps" in [c.request.url.split("?")[0] for c in graph.calls]
     token = SETTINGS["FB_PAGE_ACCESS_TOKEN"]
     for call in graph.calls:
         assert token not in call.request.url
@@ -148,8 +158,9 @@ def test_a_page_not_sending_messages_fails(cli, graph):
     graph_answers(graph, apps={"json": {"data": [fields]}})
     code, lines, _ = doctor_lines(cli)
     assert code == 1
-    assert lines[4].startswith(
+    assert lines[4] == (
         "✗ webhook subscription: messages is missing (Test Bot: messaging_postbacks) — fix: "
+        "run flask --app wsgi messenger subscribe"
     )
 
 
@@ -161,7 +172,10 @@ def test_recommended_fields_missing_is_a_note_not_a_failure(cli, graph):
     assert lines[4] == (
         "✓ webhook subscription: Test Bot receives messages — note: not subscribed to "
         "messaging_postbacks (Get Started, menu and ice breaker taps), message_echoes "
-        "(replies your team types in the Page inbox)"
+        "(replies your team types in the Page inbox), messaging_handovers (the Page Inbox "
+        "taking a thread or passing it back), standby (messages while the Page Inbox owns the "
+        "thread), message_edits (a person's edited messages): run flask --app wsgi messenger "
+        "subscribe"
     )
 
 
@@ -170,8 +184,9 @@ def test_only_another_app_subscribed(cli, graph):
     graph_answers(graph, apps={"json": {"data": [other]}})
     code, lines, _ = doctor_lines(cli)
     assert code == 1
-    assert lines[4].startswith(
-        "✗ webhook subscription: this app is not subscribed to the page (subscribed: Some CRM)"
+    assert lines[4] == (
+        "✗ webhook subscription: this app is not subscribed to the page (subscribed: Some CRM) "
+        "— fix: run flask --app wsgi messenger subscribe"
     )
 
 
@@ -233,7 +248,7 @@ def test_model_problems(cli, graph, app, answer, expected):
 
 def test_every_token_of_several_pages_is_checked(settings, model, graph):
     tokens = {PAGE: "token-of-page-one", "3000003": "token-of-page-two"}
-    app = create_app(dict(settings, FB_PAGE_TOKENS=tokens), openai_client=model.client())
+    app = build_app(dict(settings, FB_PAGE_TOKENS=json.dumps(tokens)), openai_client=model.client())
     app.cli.add_command(messenger)
     app.extensions["messenger"].model.client = models_client(model_found)
     graph_answers(
@@ -243,6 +258,7 @@ def test_every_token_of_several_pages_is_checked(settings, model, graph):
         graph,
         me={"json": {"id": "4000004", "name": "Wrong Page"}},
         match=[matchers.header_matcher({"Authorization": "Bearer " + tokens["3000003"]})],
+        page="3000003",
     )
     code, lines, _ = doctor_lines(app.test_cli_runner())
     assert code == 1
@@ -292,6 +308,18 @@ def test_subscription_without_knowing_our_app_names_the_one_that_receives():
         doctor.subscription_check({"data": []})
         .line()
         .startswith("✗ webhook subscription: no app is subscribed to the page")
+    )
+
+
+def test_on_a_heroku_dyno_the_sqlite_store_fails_with_the_fix(cli, graph, monkeypatch):
+    graph_answers(graph)
+    monkeypatch.setenv("DYNO", "run.1234")
+    code, lines, stderr = doctor_lines(cli)
+    assert code == 1 and stderr.strip() == "1 of 11 checks failed"
+    assert lines[-1] == (
+        "✗ store: SQLite on a Heroku dyno: each dyno's disk starts empty after every restart: "
+        "kept conversations, claims and messages waiting for recovery are lost — fix: set "
+        "REDIS_URL (heroku addons:create heroku-redis:mini sets it)"
     )
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app import create_app
+import config
 from app.emulator.session import Emulator
+from tests.conftest import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def offline(settings, graph):
     """The app with no model key; the local Graph on loopback is let through `responses`."""
     graph.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
-    return create_app(dict(settings, OPENAI_API_KEY="offline"))
+    return build_app(dict(settings, OPENAI_API_KEY="offline"))
 
 
 def test_chat_command_answers_through_the_webhook(offline):
@@ -76,7 +77,11 @@ def test_env_copied_from_the_example_still_runs_the_emulator(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FB_", "OPENAI_"))}
     env["PYTHONPATH"] = str(ROOT)
     env["INSTANCE_PATH"] = str(tmp_path / "instance")
-    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text(encoding="utf-8"))
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    # The required values are empty, so the emulator's own settings are made from the file.
+    told = example.replace(f"AI_DISCLOSURE={config.DEFAULT_DISCLOSURE}", "AI_DISCLOSURE=From .env!")
+    assert told != example
+    (tmp_path / ".env").write_text(told)
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "chat"],
         input="hello\n",
@@ -87,5 +92,5 @@ def test_env_copied_from_the_example_still_runs_the_emulator(tmp_path):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "bot> Hi! Just so you know: I'm an AI assistant" in done.stdout
+    assert "bot> From .env!" in done.stdout
     assert "[offline model]" in done.stdout

@@ -8,8 +8,17 @@ from datetime import UTC, datetime
 
 import responses
 
-from app import create_app
-from tests.conftest import GRAPH, PAGE, PERSON, Clock, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import (
+    GRAPH,
+    PAGE,
+    PERSON,
+    Clock,
+    body_of,
+    build_app,
+    graph_ok,
+    sent_texts,
+    text_event,
+)
 from tests.test_people import attachment, echo
 
 T0 = int(time.time() * 1000) - 600_000  # ten minutes ago: inside the history's age limit
@@ -61,9 +70,9 @@ def test_graph_fills_the_first_message_since_a_deploy_and_a_restart_keeps_it(
         graph,
         history=[listed("m_1", "hi", PERSON, T0), listed("m_0", "Welcome!", PAGE, T0 - 60_000)],
     )
-    first = create_app(settings, openai_client=model.client())
+    first = build_app(settings, openai_client=model.client())
     post_to(first, body_of(text_event("hi", "m_1", ts=T0)))
-    restarted = create_app(settings, openai_client=model.client())
+    restarted = build_app(settings, openai_client=model.client())
     post_to(restarted, body_of(text_event("more", "m_2", ts=now_ms())))
     assert reads(graph) == 1
     assert earlier_of(model.requests[1]) == [
@@ -76,7 +85,8 @@ def test_graph_fills_the_first_message_since_a_deploy_and_a_restart_keeps_it(
 def test_a_read_over_the_allowance_is_skipped_and_the_reply_still_goes_out(
     settings, model, graph, post_to, caplog
 ):
-    app = create_app(dict(settings, GRAPH_CONVERSATIONS_PER_SECOND=1), openai_client=model.client())
+    values = dict(settings, GRAPH_CONVERSATIONS_PER_SECOND="1")
+    app = build_app(values, openai_client=model.client())
     app.extensions["messenger"].ledger.store.clock = Clock()  # all within one second
     graph_ok(graph)
     graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_x"})
@@ -118,7 +128,7 @@ def test_throttling_is_never_retried_and_holds_the_pages_reads_as_long_as_meta_s
 
 
 def test_messages_never_answered_are_kept_too(settings, model, graph, post_to):
-    app = create_app(settings, openai_client=model.client())
+    app = build_app(settings, openai_client=model.client())
     graph_ok(graph)
     post_to(app, body_of(echo(mid="m_team") | {"timestamp": T0}))  # the team replied: pause
     post_to(app, body_of(text_event("are you a person?", "m_q", ts=T0 + 1000)))

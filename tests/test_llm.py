@@ -80,8 +80,7 @@ def test_no_call_without_time_left(model):
 
 
 def test_model_settings_reach_the_request(settings, model, graph, post_to):
-    from app import create_app
-    from tests.conftest import body_of, graph_ok, text_event
+    from tests.conftest import body_of, build_app, graph_ok, text_event
 
     config = dict(
         settings,
@@ -91,7 +90,7 @@ def test_model_settings_reach_the_request(settings, model, graph, post_to):
         OPENAI_MAX_TOKENS="100",
         SYSTEM_PROMPT="Be brief.",
     )
-    app = create_app(config, openai_client=model.client())
+    app = build_app(config, openai_client=model.client())
     graph_ok(graph)
     post_to(app, body_of(text_event("hi")))
     sent = model.requests[0]

@@ -1,12 +1,13 @@
 """GET /metrics: for operators with the token only; every event counted once; tokens and
 errors as the upstreams reported them."""
 
+import json
+
 import httpx2
 import pytest
 from prometheus_client import REGISTRY
 
-from app import create_app
-from tests.conftest import PAGE, body_of, graph_ok, text_event
+from tests.conftest import PAGE, body_of, build_app, graph_ok, text_event
 
 
 def sample(name: str, **labels) -> float:
@@ -16,8 +17,8 @@ def sample(name: str, **labels) -> float:
 @pytest.fixture
 def watched(settings, model):
     prices = {"gpt-6-luna": {"input": 0.10, "cached": 0.01, "output": 0.50}}
-    values = dict(settings, METRICS_TOKEN="metrics-token-1", OPENAI_PRICES=prices)
-    return create_app(values, openai_client=model.client())
+    values = dict(settings, METRICS_TOKEN="metrics-token-1", OPENAI_PRICES=json.dumps(prices))
+    return build_app(values, openai_client=model.client())
 
 
 def test_metrics_are_off_without_a_token(client):

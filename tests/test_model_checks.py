@@ -6,8 +6,8 @@ import httpx2
 import openai
 import pytest
 
-from app import create_app
 from app.operator import messenger, model_checks
+from tests.conftest import build_app
 from tests.test_doctor import (
     doctor_lines,
     graph_answers,
@@ -17,7 +17,7 @@ from tests.test_doctor import (
 
 
 def test_doctor_names_the_shutdown_date_the_models_endpoint_gives(settings, model, graph):
-    app = create_app(dict(settings, OPENAI_MODEL="gpt-4.1-mini"), openai_client=model.client())
+    app = build_app(dict(settings, OPENAI_MODEL="gpt-4.1-mini"), openai_client=model.client())
     app.cli.add_command(messenger)
 
     def retiring(request):

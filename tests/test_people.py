@@ -6,8 +6,17 @@ import json
 import pytest
 import responses
 
-from app import create_app
-from tests.conftest import GRAPH, NOW_MS, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import (
+    GRAPH,
+    NOW_MS,
+    PAGE,
+    PERSON,
+    body_of,
+    build_app,
+    graph_ok,
+    sent_texts,
+    text_event,
+)
 
 LIKE = 369239263222822
 
@@ -49,7 +58,7 @@ def echo(app_id=None, mid="m_echo", person=PERSON):
 
 
 def test_get_started_gets_the_welcome_message(settings, model, graph, post_to):
-    app = create_app(
+    app = build_app(
         dict(settings, WELCOME_MESSAGE="Welcome! Ask me anything."), openai_client=model.client()
     )
     graph_ok(graph)
@@ -118,7 +127,7 @@ def test_photo_alone_goes_to_the_model(post, graph, model):
 def test_photo_when_the_model_reads_no_images_gets_the_text_only_reply(
     settings, model, graph, post_to
 ):
-    app = create_app(dict(settings, MODEL_ACCEPTS_IMAGES="false"), openai_client=model.client())
+    app = build_app(dict(settings, MODEL_ACCEPTS_IMAGES="false"), openai_client=model.client())
     graph_ok(graph)
     post_to(app, body_of(attachment("image")))
     assert sent_texts(graph) == [app.config["IMAGE_REPLY"]] and not model.requests
@@ -175,7 +184,7 @@ def test_our_own_echo_does_not_pause(post, graph, model, app_id):
 
 
 def test_bot_resumes_after_the_pause(settings, model, graph, post_to):
-    app = create_app(dict(settings, HUMAN_PAUSE_MINUTES=1), openai_client=model.client())
+    app = build_app(dict(settings, HUMAN_PAUSE_MINUTES="1"), openai_client=model.client())
     graph_ok(graph)
     store = app.extensions["messenger"].ledger.store
     now = [1_800_000_000.0]
@@ -188,7 +197,7 @@ def test_bot_resumes_after_the_pause(settings, model, graph, post_to):
 
 
 def test_app_id_is_learned_from_graph_when_not_configured(settings, model, graph, post_to):
-    app = create_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
+    app = build_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
     graph_ok(graph)
     graph.add(responses.GET, f"{GRAPH}/app", json={"id": "777000", "name": "bot"})
     post_to(app, body_of(echo(app_id=777000)))
@@ -206,9 +215,9 @@ def test_each_page_uses_its_own_token_and_prompt(settings, model, graph, post_to
         "1000001": {"token": "token-one-123456", "system_prompt": "You are the bakery."},
         "9000009": "token-two-654321",
     }
-    config = dict(settings, FB_PAGE_TOKENS=pages)
+    config = dict(settings, FB_PAGE_TOKENS=json.dumps(pages))
     del config["FB_PAGE_ACCESS_TOKEN"]
-    app = create_app(config, openai_client=model.client())
+    app = build_app(config, openai_client=model.client())
     for page in pages:
         graph.add(responses.POST, f"{GRAPH}/{page}/messages", json={"message_id": "m"})
         graph.add(responses.GET, f"{GRAPH}/{page}/conversations", json={"data": []})
@@ -225,7 +234,7 @@ def test_event_for_an_unknown_page_is_logged_and_not_answered(
 ):
     caplog.set_level("INFO")
     config = dict(settings, FB_PAGE_TOKENS=json.dumps({"1000001": "token-one-123456"}))
-    app = create_app(config, openai_client=model.client())
+    app = build_app(config, openai_client=model.client())
     answer = post_to(app, body_of(text_event("hi"), page="5555"))
     assert answer.status_code == 200 and not graph.calls and not model.requests
     assert "not our page 5555" in caplog.text
@@ -265,7 +274,7 @@ def test_bad_page_tokens_are_named(raw):
 
 
 def test_failed_app_id_lookup_is_not_repeated_for_every_echo(settings, model, graph, post_to):
-    app = create_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
+    app = build_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
     graph.add(responses.GET, f"{GRAPH}/app", json={"error": {"code": 190}}, status=400)
     for i in range(3):
         post_to(app, body_of(echo(app_id=777000, mid=f"m_e{i}")))
@@ -273,7 +282,7 @@ def test_failed_app_id_lookup_is_not_repeated_for_every_echo(settings, model, gr
 
 
 def test_pause_off_when_minutes_is_zero(settings, model, graph, post_to):
-    app = create_app(dict(settings, HUMAN_PAUSE_MINUTES=0), openai_client=model.client())
+    app = build_app(dict(settings, HUMAN_PAUSE_MINUTES="0"), openai_client=model.client())
     graph_ok(graph)
     post_to(app, body_of(echo()))
     post_to(app, body_of(text_event("still there?", mid="m_z")))

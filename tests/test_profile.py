@@ -8,9 +8,8 @@ import pytest
 import responses
 from responses import matchers
 
-from app import create_app
 from app.operator import messenger, profile
-from tests.conftest import GRAPH, SETTINGS
+from tests.conftest import GRAPH, SETTINGS, build_app
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "messenger_profile.json"
 PROFILE_URL = f"{GRAPH}/me/messenger_profile"
@@ -283,7 +282,7 @@ def test_apply_notes_a_get_started_payload_the_bot_does_not_know(cli, graph, tmp
 
 def test_several_pages_need_page_and_use_that_pages_token(settings, model, graph):
     tokens = {"1000001": "token-of-page-one", "3000003": "token-of-page-two"}
-    app = create_app(dict(settings, FB_PAGE_TOKENS=tokens), openai_client=model.client())
+    app = build_app(dict(settings, FB_PAGE_TOKENS=json.dumps(tokens)), openai_client=model.client())
     app.cli.add_command(messenger)
     runner = app.test_cli_runner()
 

@@ -1,11 +1,12 @@
 """What a reply carries besides the model's words: the AI disclosure, the business's knowledge,
 and rendering; and canned replies that an operator turned off."""
 
+import json
+
 import pytest
 
 import config
-from app import create_app
-from tests.conftest import NOW_MS, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import NOW_MS, body_of, build_app, graph_ok, sent_texts, text_event
 from tests.test_people import attachment, postback
 
 DISCLOSURE = config.DEFAULT_DISCLOSURE
@@ -15,7 +16,7 @@ DISCLOSURE = config.DEFAULT_DISCLOSURE
 def disclosing(settings, model):
     """The app with the disclosure as shipped (the other tests turn it off)."""
     values = {k: v for k, v in settings.items() if k != "AI_DISCLOSURE"}
-    return create_app(values, openai_client=model.client())
+    return build_app(values, openai_client=model.client())
 
 
 def test_with_default_settings_the_first_reply_discloses_the_ai_and_the_second_not(
@@ -56,7 +57,7 @@ def test_the_knowledge_file_reaches_the_model_after_the_instructions(
 ):
     facts = tmp_path / "shop.md"
     facts.write_text("# Corner Bakery\n\nOpen 7–15. Sourdough €4.", encoding="utf-8")
-    app = create_app(
+    app = build_app(
         dict(settings, SYSTEM_PROMPT="Be brief.", KNOWLEDGE_FILE=str(facts)),
         openai_client=model.client(),
     )
@@ -71,7 +72,7 @@ def test_a_page_has_its_own_knowledge(settings, model, graph, post_to, tmp_path)
     facts = tmp_path / "page.txt"
     facts.write_text("We sell bikes.", encoding="utf-8")
     pages = {"1000001": {"token": "t1", "knowledge_file": str(facts)}, "9": "t9"}
-    app = create_app(dict(settings, FB_PAGE_TOKENS=pages), openai_client=model.client())
+    app = build_app(dict(settings, FB_PAGE_TOKENS=json.dumps(pages)), openai_client=model.client())
     graph_ok(graph)
     post_to(app, body_of(text_event("what do you sell?")))
     assert "We sell bikes." in model.requests[0]["messages"][0]["content"]
@@ -100,7 +101,7 @@ def test_a_canned_reply_set_empty_is_off_and_left_out_is_the_default():
 
 
 def test_a_sticker_gets_no_reply_when_its_reply_is_off(settings, model, graph, post_to):
-    app = create_app(dict(settings, STICKER_REPLY=""), openai_client=model.client())
+    app = build_app(dict(settings, STICKER_REPLY=""), openai_client=model.client())
     graph_ok(graph)
     sticker = attachment("image", sticker_id=369239263222822)
     post_to(app, body_of(sticker))
@@ -122,8 +123,8 @@ def test_a_reply_of_emoji_families_arrives_in_whole_families_of_at_most_2000_uni
 
 
 def test_a_spend_notice_turned_off_sends_nothing_past_the_limit(settings, model, graph, post_to):
-    app = create_app(
-        dict(settings, SPEND_LIMIT=1, SPEND_LIMIT_REPLY=""), openai_client=model.client()
+    app = build_app(
+        dict(settings, SPEND_LIMIT="1", SPEND_LIMIT_REPLY=""), openai_client=model.client()
     )
     graph_ok(graph)
     post_to(app, body_of(text_event("one", "m_1")))
@@ -133,7 +134,7 @@ def test_a_spend_notice_turned_off_sends_nothing_past_the_limit(settings, model,
 
 def test_the_disclosure_is_told_once_even_without_history(settings, model, graph, post_to):
     values = {k: v for k, v in settings.items() if k != "AI_DISCLOSURE"}
-    app = create_app(dict(values, HISTORY_MESSAGES=0), openai_client=model.client())
+    app = build_app(dict(values, HISTORY_MESSAGES="0"), openai_client=model.client())
     graph_ok(graph)
     for i in range(3):
         post_to(app, body_of(text_event("hi", f"m_{i}", ts=NOW_MS + i * 1000)))

@@ -1,4 +1,5 @@
-"""The Procfile's command, for real: gunicorn finishes the replies in flight on SIGTERM."""
+"""The Procfile's command, for real: gunicorn finishes the replies in flight on SIGTERM, and an
+edited .env counts after kill -HUP."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -159,3 +161,48 @@ def test_metrics_count_every_event_once_over_all_workers(standins, tmp_path):
     finally:
         service.terminate()
         service.wait(30)
+
+
+def _metrics_answer(port: int, token: str) -> int:
+    """The status /metrics gives this bearer token (404: metrics off or another token)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_an_edited_dotenv_counts_after_kill_hup(tmp_path):
+    port = free_port()
+    required = {
+        "FB_APP_SECRET": SECRET,
+        "FB_VERIFY_TOKEN": "serving-verify",
+        "FB_PAGE_ACCESS_TOKEN": "serving-token",
+        "FB_APP_ID": "1",
+        "OPENAI_API_KEY": "sk-serving",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    dotenv = tmp_path / ".env"
+    lines = [f"{name}={value}" for name, value in required.items()]
+    dotenv.write_text("\n".join([*lines, "METRICS_TOKEN=first-token"]))
+    env = {k: v for k, v in os.environ.items() if k not in (*required, "METRICS_TOKEN")}
+    env.update(PYTHONPATH=str(ROOT), PORT=str(port), WEB_CONCURRENCY="1", REDIS_URL="")
+    # The Procfile's command, run where the operator's .env is.
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")]
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 (closed with the process)
+    service = subprocess.Popen([*command, "wsgi:app"], cwd=tmp_path, env=env, stderr=log)
+    try:
+        _until(lambda: _metrics_answer(port, "first-token") == 200, 30, "the first token")
+        dotenv.write_text("\n".join([*lines, "METRICS_TOKEN=second-token"]))
+        service.send_signal(signal.SIGHUP)
+        _until(lambda: _metrics_answer(port, "second-token") == 200, 30, "the edited token")
+        assert _metrics_answer(port, "first-token") == 401
+    finally:
+        service.terminate()
+        service.wait(30)
+        log.close()

@@ -3,9 +3,17 @@ thread is passed back."""
 
 import pytest
 
-from app import create_app
 from app.handover import PAGE_INBOX_APP_ID
-from tests.conftest import NOW_MS, PAGE, PERSON, body_of, graph_ok, sent_texts, text_event
+from tests.conftest import (
+    NOW_MS,
+    PAGE,
+    PERSON,
+    body_of,
+    build_app,
+    graph_ok,
+    sent_texts,
+    text_event,
+)
 from tests.test_people import echo
 
 OURS = "777000"  # FB_APP_ID in the test settings
@@ -23,7 +31,7 @@ def control(kind: str, new_owner, previous=None) -> dict:
 
 @pytest.fixture
 def steered(settings, model):
-    return create_app(dict(settings, AUTOMATION_APP_IDS=AUTOMATION), openai_client=model.client())
+    return build_app(dict(settings, AUTOMATION_APP_IDS=AUTOMATION), openai_client=model.client())
 
 
 def test_an_automations_echo_does_not_pause_the_bot_but_is_kept(steered, graph, post_to):
@@ -75,7 +83,7 @@ def test_a_page_inbox_reply_pauses_the_bot_while_our_app_id_is_unknown(settings,
 
     graph_ok(graph)
     graph.add(responses.GET, f"{settings['FB_GRAPH_API_URL']}/app", status=500)
-    unknown = create_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
+    unknown = build_app(dict(settings, FB_APP_ID=""), openai_client=model.client())
     from tests.conftest import post_signed
 
     post_signed(unknown, body_of(echo(app_id=int(PAGE_INBOX_APP_ID))))

@@ -7,7 +7,6 @@ import httpx2
 import requests
 import responses
 
-from app import create_app
 from tests.conftest import (
     GRAPH,
     NOW_MS,
@@ -15,6 +14,7 @@ from tests.conftest import (
     PERSON,
     SETTINGS,
     body_of,
+    build_app,
     graph_ok,
     sent_texts,
     text_event,
@@ -138,7 +138,7 @@ def test_history_reaches_the_model_oldest_first_with_roles(post, graph, model):
 
 
 def test_system_prompt_comes_first(settings, post_to, graph, model):
-    app = create_app(
+    app = build_app(
         dict(settings, SYSTEM_PROMPT="You are the page's assistant."), openai_client=model.client()
     )
     graph_ok(graph)

@@ -19,13 +19,14 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
+from config import MIN_ATTEMPT_SECONDS  # no model call starts with less time left
+
 from ..deadline import Deadline
 from .params import Adapter, refused_parameter
 
 log = logging.getLogger(__name__)
 
 CUT_OFF_MARK = "…"
-MIN_ATTEMPT_SECONDS = 1.0  # not worth starting a model call with less time than this
 CONNECT_SECONDS = 3.0
 RETRY_PAUSE_SECONDS = 0.25
 

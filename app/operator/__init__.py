@@ -1,5 +1,5 @@
-"""Operator tools: the `flask messenger …` commands: the Messenger Profile, the doctor, and
-pause, resume and status for one person."""
+"""Operator tools: the `flask messenger …` commands: the Messenger Profile, the doctor, the
+page's webhook subscription, and pause, resume and status for one person."""
 
 from . import control  # noqa: F401  (registers pause, resume and status on the group)
 from .cli import messenger

@@ -1,4 +1,5 @@
-"""Operator commands: `flask --app wsgi messenger profile apply|show|clear` and `… doctor`.
+"""Operator commands: `flask --app wsgi messenger profile apply|show|clear`, `… doctor` and
+`… subscribe`.
 
 Thin on purpose: arguments in, a call into app/profile.py or app/doctor.py, lines out. Exit
 code 0 when all went well, 1 on a bad file, a Graph error or a failed check, with the reason on
@@ -8,6 +9,7 @@ stderr and never a traceback or a secret.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,7 +21,7 @@ import config
 
 from ..facebook import GraphClient, GraphError
 from ..logs import mask
-from . import doctor, profile
+from . import doctor, profile, subscription
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 
@@ -101,6 +103,7 @@ def doctor_command() -> None:
         pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
         app_id=settings.get("FB_APP_ID") or "",
     )
+    checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
     for check in checks:
         _echo(check.line())
     failed = sum(check.failed for check in checks)
@@ -108,6 +111,36 @@ def doctor_command() -> None:
         _echo(f"{failed} of {len(checks)} checks failed", err=True)
         raise SystemExit(1)
     _echo("all checks passed")
+
+
+NO_METADATA = (
+    "the page token lacks pages_manage_metadata: grant it when generating the token "
+    "(outside development mode it needs Advanced Access through App Review)"
+)
+
+
+@messenger.command("subscribe")
+def subscribe_command() -> None:
+    """Subscribe every configured page to the webhook fields the bot needs (again)."""
+    pages = list(current_app.config.get("FB_PAGE_TOKENS") or {})
+    if not pages:
+        try:
+            pages = [str(_graph().api("GET", "/me", params={"fields": "id"})["id"])]
+        except GraphError as exc:
+            _graph_failed("cannot learn the page of FB_PAGE_ACCESS_TOKEN", exc)
+    failed = 0
+    for page_id in pages:
+        try:
+            subscription.subscribe(_graph(), page_id)
+        except GraphError as exc:
+            failed += 1
+            _echo(f"error: page {page_id}: could not subscribe: {exc}", err=True)
+            hint = NO_METADATA if exc.code in doctor.PERMISSION_CODES else _hint(exc)
+            _echo(f"  {hint or 'try again in a minute'}", err=True)
+            continue
+        _echo(f"page {page_id}: subscribed to {', '.join(subscription.FIELDS)}")
+    if failed:
+        _fail_quietly(f"{failed} of {len(pages)} pages not subscribed")
 
 
 def _graph() -> GraphClient:
@@ -127,15 +160,21 @@ def _page(page: str | None) -> str | None:
 
 def _graph_failed(what: str, exc: GraphError) -> NoReturn:
     """Explain a Graph error with the likely fix, then exit 1."""
+    hint = _hint(exc)
+    _fail(f"{what}: {exc}", [hint] if hint else [])
+
+
+def _hint(exc: GraphError) -> str | None:
+    """The likely fix for a Graph error, when there is one to give."""
     hints = {
         190: doctor.TOKEN_FIX,
         100: "Meta refused a value, or FB_APP_SECRET does not match the token "
         "(`flask --app wsgi messenger doctor` tells which)",
         10: "the page token lacks pages_messaging",
     }
-    unreachable = "check the network and FB_GRAPH_API_URL, then try again"
-    hint = hints.get(exc.code) if exc.code is not None else unreachable
-    _fail(f"{what}: {exc}", [hint] if hint else [])
+    if exc.code is None:
+        return "check the network and FB_GRAPH_API_URL, then try again"
+    return hints.get(exc.code)
 
 
 def _fail(message: str, details: list[str]) -> NoReturn:
@@ -143,6 +182,12 @@ def _fail(message: str, details: list[str]) -> NoReturn:
     _echo(f"error: {message}", err=True)
     for line in details:
         _echo(f"  {line}", err=True)
+    raise SystemExit(1)
+
+
+def _fail_quietly(summary: str) -> NoReturn:
+    """The errors were shown one by one: a summary on stderr, exit code 1."""
+    _echo(summary, err=True)
     raise SystemExit(1)
 
 

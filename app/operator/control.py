@@ -1,7 +1,9 @@
 """`flask --app wsgi messenger pause|resume|status PSID`: steer the bot for one person.
 
 They work on the service's own store (SQLite on this host, or Redis with REDIS_URL from any
-host), so every worker sees the change at once.
+host), so every worker sees the change at once. On Heroku every dyno has its own disk, so
+without Redis a command run with `heroku run` would only change its own one-off dyno's file:
+pause and resume refuse there, and status says what it shows.
 """
 
 from __future__ import annotations
@@ -11,10 +13,21 @@ from datetime import datetime
 import click
 from flask import current_app
 
+import config
+
 from ..facebook import GraphError
 from .cli import _echo, _fail, _graph, _graph_failed, _page, messenger, page_option
 
 RECENT = 10  # messages `status` shows
+SHARED_STORE = (
+    "pause/resume need the shared store: on Heroku every dyno, one-off ones included, has its "
+    "own disk; set REDIS_URL (Heroku Key-Value Store)"
+)
+
+
+def _own_disk_only() -> bool:
+    """On a Heroku dyno with the SQLite store: nothing written here reaches the web dynos."""
+    return config.dyno_without_redis(current_app.config)
 
 
 def _conversation(psid: str, page: str | None) -> str:
@@ -51,6 +64,8 @@ def _when(epoch: float) -> str:
 )
 def pause(psid: str, page: str | None, minutes: float | None) -> None:
     """Keep the bot quiet for one person; their messages are still kept."""
+    if _own_disk_only():
+        _fail(SHARED_STORE, [])
     name = _conversation(psid, page)
     minutes = minutes or current_app.config["HUMAN_PAUSE_MINUTES"] or 60.0
     store = _store()
@@ -67,6 +82,8 @@ def pause(psid: str, page: str | None, minutes: float | None) -> None:
 @page_option
 def resume(psid: str, page: str | None) -> None:
     """Let the bot answer one person again, now."""
+    if _own_disk_only():
+        _fail(SHARED_STORE, [])
     _store().resume(_conversation(psid, page))
     _echo(f"the bot answers {psid} again")
 
@@ -78,6 +95,8 @@ def status(psid: str, page: str | None) -> None:
     """Paused until when, model calls used in this window, and the last messages kept."""
     name = _conversation(psid, page)
     settings = current_app.config
+    if _own_disk_only():
+        _echo(f"note: this dyno's own store is shown; {SHARED_STORE}", err=True)
     try:
         until = _store().paused_until(name)
         spent = _store().spent(name)

@@ -13,18 +13,17 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from config import HEROKU_DISK
+
 from ..facebook import GraphClient, GraphError
 from ..llm import ChatModel
 from .checks import Check
 from .model_checks import model_checks
+from .subscription import check as subscription_check
+from .subscription import path as subscription_path
 
 GRAPH_SECONDS = 10.0
 WARN_DAYS = 90
-NEEDED_FIELDS = ("messages",)
-RECOMMENDED_FIELDS = {
-    "messaging_postbacks": "Get Started, menu and ice breaker taps",
-    "message_echoes": "replies your team types in the Page inbox",
-}
 PERMISSION_CODES = frozenset({10, *range(200, 300)})  # (#10), (#200)…(#299): permission errors
 TOKEN_FIX = (
     "generate a new page token (Messenger → Messenger API settings → Generate token) "
@@ -75,6 +74,8 @@ def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> li
         page = read("/me", fields="id,name")
     except GraphError as exc:
         return _dead_token(exc)
+    # The configured page's own subscription; for a single token, the page it belongs to.
+    subscribed_to = page_id or str(page.get("id", "me") if isinstance(page, dict) else "me")
     checks = [
         token_check(page, page_id),
         Check("ok", "app secret", "appsecret_proof accepted: FB_APP_SECRET matches the token"),
@@ -89,7 +90,7 @@ def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> li
         found = made_in.get("id") if isinstance(made_in, dict) else None
         ours = str(found) if found else app_id or None
     try:
-        apps = read("/me/subscribed_apps")
+        apps = read(subscription_path(subscribed_to))
     except GraphError as exc:
         checks.append(_permission(exc, "pages_manage_metadata", "read the webhook subscription"))
         checks.append(Check("skip", "webhook subscription", "not checked: cannot be read"))
@@ -127,38 +128,17 @@ def app_check(made_in: Any, app_id: str) -> Check:
     return Check("ok", "app", f"the token was made in {name!r} (id {found})")
 
 
-def subscription_check(body: Any, app_id: str | None = None) -> Check:
-    """Our app must get the page's `messages`; the other two fields are recommended."""
-    name = "webhook subscription"
-    apps = body.get("data") if isinstance(body, dict) else None
-    apps = [a for a in apps if isinstance(a, dict)] if isinstance(apps, list) else []
-    fix = (
-        "App Dashboard → Messenger → Messenger API settings → Webhooks: add the page's "
-        "subscription to messages (plus messaging_postbacks, message_echoes)"
-    )
-    if app_id is not None:
-        others = [str(a.get("name") or a.get("id")) for a in apps if str(a.get("id")) != app_id]
-        apps = [a for a in apps if str(a.get("id")) == app_id]
-        if not apps:
-            also = f" (subscribed: {', '.join(others)})" if others else ""
-            return Check("fail", name, f"this app is not subscribed to the page{also}", fix)
-    if not apps:
-        return Check("fail", name, "no app is subscribed to the page", fix)
-    listed = [
-        (str(a.get("name") or a.get("id") or "?"), set(a.get("subscribed_fields") or []))
-        for a in apps
-    ]
-    receiving = [(app, fields) for app, fields in listed if set(NEEDED_FIELDS) <= fields]
-    if not receiving:
-        seen = "; ".join(f"{a}: {', '.join(sorted(f)) or 'nothing'}" for a, f in listed)
-        return Check("fail", name, f"messages is missing ({seen})", fix)
-    app, fields = receiving[0]
-    detail = f"{app} receives {', '.join(sorted(fields))}"
-    if app_id is None and len(listed) > 1:
-        detail += f" ({len(listed)} apps subscribed; check {app} is this one)"
-    missing = [f"{f} ({why})" for f, why in RECOMMENDED_FIELDS.items() if f not in fields]
-    note = "not subscribed to " + ", ".join(missing) if missing else ""
-    return Check("ok", name, detail, note)
+def store_checks(dyno: str | None, redis_url: str | None) -> list[Check]:
+    """On a Heroku dyno (DYNO set), whether the store is one every dyno shares; elsewhere a
+    host keeps its disk and there is nothing to say. A failure, not a warning: the bot still
+    answers, but what the store keeps is lost at every daily restart and `heroku run …
+    messenger pause` cannot reach the web dynos."""
+    if not dyno:
+        return []
+    if redis_url:
+        return [Check("ok", "store", "Redis (REDIS_URL), shared by every dyno")]
+    fix = "set REDIS_URL (heroku addons:create heroku-redis:mini sets it)"
+    return [Check("fail", "store", f"SQLite on a Heroku dyno: {HEROKU_DISK}", fix)]
 
 
 def version_check(graph_url: str, today: date) -> Check:
