@@ -4,8 +4,8 @@
 - crash: the master and every worker SIGKILLed at once, the service started again exactly as
   before (same command, environment, port, ledger file or Redis) a moment later.
 
-Each returns an `on_start` callback for `driver.drive`, which arms a timer when the clock starts,
-and fills `log` with what was done and when (seconds since the start).
+Each returns an `on_start(started, outcome)` callback for `driver.drive`, which arms a timer when
+the clock starts, and fills `log` with what was done and when (seconds since the start).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def kill_worker(procs: P.Procs, at: float, log: dict):
             os.kill(workers[0], signal.SIGKILL)
             log.update(pid=workers[0], at=round(time.perf_counter() - started, 2))
 
-    return lambda started: _arm(at, kill, started)
+    return lambda started, outcome: _arm(at, kill, started)
 
 
 def crash(procs: P.Procs, port: int, at: float, down: float, log: dict):
@@ -56,4 +56,4 @@ def crash(procs: P.Procs, port: int, at: float, down: float, log: dict):
         except RuntimeError as exc:
             log["error"] = str(exc).splitlines()[0]
 
-    return lambda started: _arm(at, kill, started)
+    return lambda started, outcome: _arm(at, kill, started)

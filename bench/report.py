@@ -12,15 +12,18 @@ TARGET_EFFICIENCY = 0.9
 TARGET_P50_OVER_MODEL_MS = 100.0
 
 COLUMNS = [  # (header, key, width, number format; text columns have none and align left)
-    ("row", "row", 12, ""),
+    ("row", "row", 15, ""),
     ("UxK", "load", 6, ""),
     ("lost", "lost", 4, "d"),
     ("dup", "duplicated", 4, "d"),
+    ("fail", "failed_deliveries", 4, "d"),
     ("fallbk", "fallbacks", 6, "d"),
     ("fid%", "fidelity_pct", 5, ".1f"),
     ("conv/s", "conversations_peak_per_s", 6, "d"),
     ("thr", "conversations_throttled", 5, "d"),
     ("redel", "redeliveries", 5, "d"),
+    ("ack50", "ack_p50_ms", 6, ".0f"),
+    ("ack99", "ack_p99_ms", 6, ".0f"),
     ("p50ms", "p50_ms", 6, ".0f"),
     ("p99ms", "p99_ms", 6, ".0f"),
     ("msg/s", "msgs_per_s", 6, ".1f"),
@@ -38,6 +41,8 @@ COLUMNS = [  # (header, key, width, number format; text columns have none and al
 WORST = {
     "lost": max,
     "duplicated": max,
+    "failed_deliveries": max,
+    "excused_failures": max,
     "fallbacks": max,
     "fidelity_pct": min,
     "conversations_peak_per_s": max,
@@ -76,6 +81,12 @@ def notes(result: dict) -> list[str]:
     odd = {k: v for k, v in result["statuses"].items() if k != "200"}
     if odd:
         out.append(f"non-200 answers: {odd}")
+    if result.get("failed_deliveries"):
+        ack = result.get("ack_seconds", 5.0)
+        line = f"failed deliveries (no 2xx within {ack:g} s): {result['failed_by']}"
+        if result.get("excused_failures"):
+            line += f"; {result['excused_failures']} cut by the kill itself, not counted against it"
+        out.append(line)
     if result["warmup"]["undelivered"]:
         out.append(f"warm-up: {result['warmup']['undelivered']} events never got a 2xx")
     if result["undelivered"]:
@@ -118,7 +129,10 @@ def show(result: dict) -> None:
     """Print a result's line and its notes as soon as the row ends."""
     print(line(result), flush=True)
     for note in notes(result):
-        print(f"{'':13}{note}", flush=True)
+        print(f"{INDENT}{note}", flush=True)
+
+
+INDENT = " " * (COLUMNS[0][2] + 1)  # notes and verdicts start under the second column
 
 
 def median_of(results: list[dict]) -> dict:
@@ -141,6 +155,7 @@ def check_targets(result: dict) -> list[str]:
     model_ms = result["model_latency_s"] * 1000
     fid, peak = result["fidelity_pct"], result["conversations_peak_per_s"]
     p50_limit = model_ms + TARGET_P50_OVER_MODEL_MS
+    ack = result.get("ack_seconds", 5.0)
     checks = [
         ("history fidelity", fid, fid is not None and fid >= TARGET_FIDELITY_PCT, ">= 99 %"),
         (
@@ -148,6 +163,12 @@ def check_targets(result: dict) -> list[str]:
             peak,
             peak <= CONVERSATIONS_PER_SECOND,
             f"<= {CONVERSATIONS_PER_SECOND}",
+        ),
+        (
+            f"failed deliveries (later than {ack:g} s, non-2xx, no answer)",
+            result["failed_deliveries"],
+            result["failed_deliveries"] == 0,
+            "= 0",
         ),
         ("lost", result["lost"], result["lost"] == 0, "= 0"),
         ("duplicated", result["duplicated"], result["duplicated"] == 0, "= 0"),

@@ -7,7 +7,8 @@
 Any venv with requirements.txt installed will do; run from the repository root. Each row
 starts fresh stand-ins (`bench.standins`), a fresh ledger and the service exactly as the
 Procfile's `web:` line runs it, waits for /healthz, warms up with separate people, then drives
-every person at once, Meta-style (see bench/driver.py), and counts per person what the Graph
+every person at once, Meta-style (see bench/driver.py: no 2xx within 5 s is a failed delivery,
+redelivered at once, then after 1, 2, 4, 8, 16 s), and counts per person what the Graph
 stand-in received. The Graph stand-in enforces Meta's limits (2 Conversations API calls per
 second per page, 2000-character texts). `--matrix` adds one row per injected fault, a crash of
 the whole service and one batched POST; `--repeat N` runs the main row N times and prints the
@@ -27,7 +28,7 @@ from pathlib import Path
 from . import limits
 from .driver import Delivery
 from .procs import ROOT
-from .report import check_targets, header, median_of, show
+from .report import INDENT, check_targets, header, median_of, show
 from .row import Row, Setup, run_row
 
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 show(summary)
                 results.append(summary)
             for verdict in check_targets(summary):
-                print(f"{'':13}{verdict}", flush=True)
+                print(f"{INDENT}{verdict}", flush=True)
         if args.matrix:
             wanted = {n.strip() for n in args.only.split(",") if n.strip()}
             for row in matrix_rows(args):
