@@ -75,20 +75,20 @@ def _call(port: int, method: str, path: str, body: dict | None = None) -> dict:
         conn.close()
 
 
-def _settle(graph_port: int, people: list[str], expected: int, quiet: float, limit: float) -> dict:
-    """Stand-in stats once every message has a reply, or none came for `quiet` seconds."""
+def _settle(graph_port: int, people: list[str], messages: int, grace: float, limit: float) -> dict:
+    """Stand-in stats once every person has a reply for every message, then `grace` seconds
+    more for late duplicates; or once `limit` seconds passed. Replies may follow the 200 (and
+    a message recovered after a crash much later), so waiting for a quiet spell is not enough."""
     deadline = time.monotonic() + limit
-    stats = _call(graph_port, "GET", "/_stats")
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        total = sum(len(stats["replies"].get(who, [])) for who in people)
-        if total != last:
-            last, since = total, time.monotonic()
-        elif time.monotonic() - since >= (0.5 if total >= expected else quiet):
-            break  # late duplicates still get half a second to show up
-        time.sleep(0.25)
+    while True:
         stats = _call(graph_port, "GET", "/_stats")
-    return stats
+        answered = tally(stats["replies"], people, messages, FALLBACK, HISTORY_MESSAGES).lost == 0
+        if answered:
+            time.sleep(max(0.0, min(grace, deadline - time.monotonic())))
+            return _call(graph_port, "GET", "/_stats")
+        if time.monotonic() >= deadline:
+            return stats
+        time.sleep(0.25)
 
 
 def _wait_workers(service, wanted: int | None) -> int:
@@ -203,8 +203,9 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     while row.crash and not {"ready_at", "error"} & killed.keys() and time.monotonic() < deadline:
         time.sleep(0.1)  # a short run must not end before the restart did
     sent = row.people * row.messages
-    quiet = setup.model_latency + 1.0
-    stats = _settle(target.graph_port, people, sent, quiet, row.budget + 10)
+    # Until every message has its reply (bounded: the budget + 10 s), then time for duplicates.
+    grace = max(0.5, setup.model_latency)
+    stats = _settle(target.graph_port, people, row.messages, grace, row.budget + 10)
     cpu1 = _cpu(procs)  # after the settle: work done after the 200 counts too
 
     counted = tally(stats["replies"], people, row.messages, FALLBACK, HISTORY_MESSAGES)
