@@ -87,6 +87,11 @@ def notes(result: dict) -> list[str]:
         if result.get("excused_failures"):
             line += f"; {result['excused_failures']} cut by the kill itself, not counted against it"
         out.append(line)
+    if result.get("model_tail"):
+        share, seconds = result["model_tail"]
+        out.append(
+            f"model {result['model_latency_s']:g} s, one call in {1 / share:g} {seconds:g} s"
+        )
     if result["warmup"]["undelivered"]:
         out.append(f"warm-up: {result['warmup']['undelivered']} events never got a 2xx")
     if result["undelivered"]:
@@ -110,9 +115,15 @@ def notes(result: dict) -> list[str]:
         out.append(f"TCP on this machine during the run (SYN drops cost 1 s each): {tcp}")
     if result.get("redis_cpu_ms_per_msg") is not None:
         out.append(f"redis-server CPU {result['redis_cpu_ms_per_msg']:.2f} ms/msg")
+    for key in ("killed_worker", "crash"):
+        if result.get(key) and "first_end_at" in result[key]:
+            out.append(f"first POST ended (200 or deadline) at t={result[key]['first_end_at']} s")
     if result.get("killed_worker"):
         k = result["killed_worker"]
-        out.append(f"SIGKILLed worker pid {k.get('pid')} at t={k.get('at')} s")
+        out.append(
+            f"SIGKILLed worker pid {k.get('pid')} at t={k.get('at')} s "
+            f"{k.get('error', '')}".rstrip()
+        )
     if result.get("crash"):
         c = result["crash"]
         out.append(

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run --people 100 --messages 3 --model-latency 1.0 --graph-latency 0.05
     .venv/bin/python -m bench.run --store redis --matrix --repeat 3 --json results.json
     .venv/bin/python -m bench.run --service-dir /tmp/before --repeat 3   # an older checkout
+    .venv/bin/python -m bench.run --no-main --matrix --only slow_model,heavy_tail,kill_after_ack
 
 Any venv with requirements.txt installed will do; run from the repository root. Each row
 starts fresh stand-ins (`bench.standins`), a fresh ledger and the service exactly as the
@@ -10,8 +11,9 @@ Procfile's `web:` line runs it, waits for /healthz, warms up with separate peopl
 every person at once, Meta-style (see bench/driver.py: no 2xx within 5 s is a failed delivery,
 redelivered at once, then after 1, 2, 4, 8, 16 s), and counts per person what the Graph
 stand-in received. The Graph stand-in enforces Meta's limits (2 Conversations API calls per
-second per page, 2000-character texts). `--matrix` adds one row per injected fault, a crash of
-the whole service and one batched POST; `--repeat N` runs the main row N times and prints the
+second per page, 2000-character texts). `--matrix` adds one row per injected fault, slow and
+heavy-tailed models, a worker killed and a crash of the whole service (mid-request, and after
+the 200s went out), and one batched POST; `--repeat N` runs the main row N times and prints the
 median. `--service-dir` runs the service of another checkout with this bench. Columns and
 results: docs/benchmark.md.
 """
@@ -30,11 +32,17 @@ from .driver import Delivery
 from .procs import ROOT
 from .report import INDENT, check_targets, header, median_of, show
 from .row import Row, Setup, run_row
+from .standins import parse_tail
+
+SLOW_MODEL = 6.0  # seconds: past Meta's 5 s, so the 200 must not wait for the reply
+HEAVY_TAIL = (1.0, (0.1, 8.0))  # 1 s, and one call in ten 8 s
 
 
 def matrix_rows(args: argparse.Namespace) -> list[Row]:
     """One row per fault; Meta's redelivery schedule everywhere, so lost work shows."""
     u, k, budget = args.matrix_people, args.messages, args.budget
+    slow, (tail_latency, tail) = SLOW_MODEL, HEAVY_TAIL
+    after_ack = {"model_latency": slow, "after_ack": True}
     return [
         Row("model500", u, k, "model500", budget),
         Row("model429", u, k, "model429", budget),
@@ -47,6 +55,13 @@ def matrix_rows(args: argparse.Namespace) -> list[Row]:
         Row("kill_worker", u, k, budget=budget, kill_worker=True),
         Row("crash", u, k, budget=budget, crash=True),
         Row("batch", args.batch_people, 1, budget=budget, batch=True),
+        # Meta's 5 s: the model is slower than the 200 may be, or sometimes is.
+        Row("slow_model", u, min(k, 2), budget=budget, model_latency=slow),
+        Row("heavy_tail", u, k, budget=budget, model_latency=tail_latency, model_tail=tail),
+        # One message each, so no POST is in flight when the fault comes: after every 200
+        # went out (a 6 s model), before the replies; only the store can bring them back.
+        Row("kill_after_ack", u, 1, budget=budget, kill_worker=True, **after_ack),
+        Row("crash_after_ack", u, 1, budget=budget, crash=True, **after_ack),
     ]
 
 
@@ -60,6 +75,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--people", type=int, default=100, help="people writing at once (main row)")
     p.add_argument("--messages", type=int, default=3, help="messages per person")
     p.add_argument("--model-latency", type=float, default=1.0, help="seconds per model call")
+    p.add_argument(
+        "--model-tail",
+        type=_tail,
+        metavar="SHARE:SECONDS",
+        help="main row: e.g. 0.1:8, one model call in ten takes 8 s (the same calls every run)",
+    )
     p.add_argument("--graph-latency", type=float, default=0.05, help="seconds per Graph call")
     p.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     p.add_argument("--redis-url", default="", help="loopback Redis to use instead of starting one")
@@ -97,6 +118,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _tail(text: str) -> tuple[float, float]:
+    """--model-tail's SHARE:SECONDS, an argparse error when it is not one."""
+    try:
+        return parse_tail(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 SERVICE_FILES = ("app", "*.py", "Procfile", "requirements.txt")  # what the service runs
 
 
@@ -132,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     setup = Setup(
         model_latency=args.model_latency,
+        model_tail=args.model_tail,
         graph_latency=args.graph_latency,
         store=args.store,
         redis_url=args.redis_url,
@@ -143,8 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         service_dir=args.service_dir,
     )
     cap = args.conversations_per_second or "no cap"
+    tail = ""
+    if args.model_tail:
+        tail = f" (one call in {1 / args.model_tail[0]:g}: {args.model_tail[1]:g}s)"
     print(
-        f"service {describe(args.service_dir)}\nstore={args.store} model={args.model_latency}s "
+        f"service {describe(args.service_dir)}\nstore={args.store} model={args.model_latency}s"
+        f"{tail} "
         f"graph={args.graph_latency}s budget={args.budget}s conversations/s/page={cap}; each "
         f"row: fresh stand-ins+ledger+service, warm-up {args.warmup_people} people x 2 msgs "
         "(not measured), then the measured run",

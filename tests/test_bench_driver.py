@@ -16,6 +16,7 @@ from bench.driver import (
     deliver,
     verdict,
 )
+from bench.row import Row
 
 
 class Webhook(ThreadingHTTPServer):
@@ -131,3 +132,10 @@ def test_a_refused_connection_is_a_failed_delivery_of_its_own_kind():
     assert not ok
     assert dict(outcome.failed) == {CONNECTION: 1}
     assert not outcome.first_ended.is_set()  # a refusal is not the end of a delivery's wait
+
+
+def test_only_a_kill_mid_request_excuses_the_connections_it_cuts():
+    assert Row("kill_worker", 1, 1, kill_worker=True).excused() == {CONNECTION}
+    assert Row("crash", 1, 1, crash=True).excused() == {CONNECTION}
+    assert Row("k", 1, 1, kill_worker=True, after_ack=True).excused() == set()
+    assert Row("slow_model", 1, 1, model_latency=6.0).excused() == set()
