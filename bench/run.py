@@ -14,8 +14,9 @@ stand-in received. The Graph stand-in enforces Meta's limits (2 Conversations AP
 second per page, 2000-character texts). `--matrix` adds one row per injected fault, slow and
 heavy-tailed models, a worker killed and a crash of the whole service (mid-request, and after
 the 200s went out), and one batched POST; `--repeat N` runs the main row N times and prints the
-median. `--service-dir` runs the service of another checkout with this bench. Columns and
-results: docs/benchmark.md.
+median. `--service-dir` runs the service of another checkout with this bench; `--floor-json`
+takes a bench/floor run's results to check the main row against. Columns and results:
+docs/benchmark.md.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 from . import limits
 from .driver import Delivery
 from .procs import ROOT
-from .report import INDENT, check_targets, header, median_of, show
+from .report import INDENT, check_targets, floor_of, header, median_of, show
 from .row import Row, Setup, run_row
 from .standins import parse_tail
 
@@ -107,8 +108,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="run the main row N times, show median")
     p.add_argument("--no-main", action="store_true", help="skip the main row (with --matrix)")
     p.add_argument("--json", help="also write every result to this file")
+    p.add_argument(
+        "--floor-json",
+        type=Path,
+        help="the --json of a bench/floor run made beside this one: check efficiency and p50 "
+        "of the main row against it",
+    )
     p.add_argument("--keep", action="store_true", help="keep each row's logs and ledger")
     args = p.parse_args(argv)
+    args.floor = None
+    if args.floor_json:
+        try:
+            args.floor = floor_of(json.loads(args.floor_json.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            p.error(f"--floor-json {args.floor_json}: {exc}")
+        if not args.floor:
+            p.error(f"--floor-json {args.floor_json} has no main row")
     host = args.redis_url.split("//")[-1].split("@")[-1].split(":")[0].split("/")[0]
     if args.redis_url and host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         p.error("--redis-url must point at a loopback address")
@@ -199,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(runs) > 1:
                 show(summary)
                 results.append(summary)
-            for verdict in check_targets(summary):
+            for verdict in check_targets(summary, args.floor):
                 print(f"{INDENT}{verdict}", flush=True)
         if args.matrix:
             wanted = {n.strip() for n in args.only.split(",") if n.strip()}

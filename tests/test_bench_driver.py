@@ -16,6 +16,7 @@ from bench.driver import (
     deliver,
     verdict,
 )
+from bench.report import check_targets
 from bench.row import Row
 
 
@@ -139,3 +140,34 @@ def test_only_a_kill_mid_request_excuses_the_connections_it_cuts():
     assert Row("crash", 1, 1, crash=True).excused() == {CONNECTION}
     assert Row("k", 1, 1, kill_worker=True, after_ack=True).excused() == set()
     assert Row("slow_model", 1, 1, model_latency=6.0).excused() == set()
+
+
+def _main_row(**figures) -> dict:
+    row = {
+        "model_latency_s": 1.0,
+        "model_tail": None,
+        "ack_seconds": 5.0,
+        "fidelity_pct": 100.0,
+        "conversations_peak_per_s": 2,
+        "failed_deliveries": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "ack_p50_ms": 1150.0,
+        "efficiency": 0.85,
+        "service_cpu_ms_per_msg": 10.0,
+    }
+    return {**row, **figures}
+
+
+def test_main_row_targets_failed_deliveries_reply_before_the_200_and_the_floor_beside_it():
+    floor = {"efficiency": 0.88, "ack_p50_ms": 1120.0}
+    verdicts = check_targets(_main_row(), floor)
+    assert not [v for v in verdicts if "MISSED" in v]
+    missed = [v for v in check_targets(_main_row(failed_deliveries=3), floor) if "MISSED" in v]
+    assert len(missed) == 1 and "failed deliveries" in missed[0]
+    missed = [v for v in check_targets(_main_row(ack_p50_ms=400.0), floor) if "MISSED" in v]
+    assert len(missed) == 1 and "before the 200" in missed[0]  # 200 before the reply
+    missed = [v for v in check_targets(_main_row(efficiency=0.8), floor) if "MISSED" in v]
+    assert len(missed) == 1 and "efficiency" in missed[0]
+    unchecked = check_targets(_main_row())
+    assert any(v.startswith("not checked") for v in unchecked)
