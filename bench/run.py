@@ -141,7 +141,9 @@ def _tail(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-SERVICE_FILES = ("app", "*.py", "Procfile", "requirements.txt")  # what the service runs
+# What the service runs; ":(glob)" keeps `*.py` to the top level (a plain `*.py` pathspec
+# matches bench/ too, and a bench change would mark the service as changed).
+SERVICE_FILES = ("app", ":(glob)*.py", "Procfile", "requirements.txt")
 
 
 def describe(service_dir: Path) -> str:
