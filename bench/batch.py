@@ -2,8 +2,8 @@
 
 Every message is stored in the Graph stand-in first, then one signed body goes out with the
 events split over several entries (Meta sends several entries, each with several events). It
-is delivered like any other: redelivered after 1, 2, 4, 8, 16 s if it fails, answers non-2xx
-or gets no answer within 20 s.
+is delivered like any other: a failed delivery (no 2xx within 5 s) is redelivered at once, then
+after 1, 2, 4, 8, 16 s.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def drive_batch(
     """Store every message, then deliver the one batched POST; (outcome, wall, finished)."""
     outcome = Outcome()
     graph = Conn(target.graph_port, 10.0)
-    hook = Conn(target.service_port, delivery.timeout)
+    hook = Conn(target.service_port, delivery.ack_seconds)
     try:
         for who in people:
             stored = {"page": PAGE_ID, "person": who, "mid": f"m_{who}_0"}

@@ -3,9 +3,15 @@
 One thread per person, each with its own keep-alive connections (http.client, no pooling
 layer), so the driver stays far from being the bottleneck. A person sends message k only after
 the webhook POST for message k-1 returned. Before each POST the message is stored in the Graph
-stand-in (Meta stores a message before it calls the webhook). A POST that fails, answers
-non-2xx or does not answer within 20 s is redelivered with the same body and mid, as Meta
-does: the first time within a second, then backing off (1, 2, 4, 8, 16 s).
+stand-in (Meta stores a message before it calls the webhook).
+
+Meta's rule (webhooks page, 2026): the 200 within 5 seconds. A POST not answered with a 2xx
+within `Delivery.ack_seconds` (5 s) is a failed delivery: answered late, answered non-2xx (a 5xx,
+a 503), or not answered (the driver stops waiting at the deadline, drops the connection and
+redelivers on a fresh one), or the connection failed. A failed delivery is redelivered with the
+same body and mid, as Meta does: the first time at once, then after 1, 2, 4, 8 and 16 s. Every
+attempt is counted: its kind of failure, if any, and its time to the answer (or to the deadline,
+or to the connection's failure).
 """
 
 from __future__ import annotations
@@ -29,14 +35,28 @@ JSON = {"Content-Type": "application/json"}
 class Delivery:
     """How Meta-like delivery behaves in one row."""
 
-    timeout: float = 20.0  # Meta waits about 20 s for the 200
-    # Waits before each redelivery: at once (within a second), then less and less often.
-    backoffs: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+    ack_seconds: float = 5.0  # Meta wants the 200 within 5 s; later is a failed delivery
+    # Waits before each redelivery: at once, then less and less often.
+    backoffs: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
     twice: bool = False  # deliver every event twice (concurrently or after the first returned)
 
     def worst(self) -> float:
         """The longest one event can take to deliver: every attempt timing out, every wait."""
-        return (len(self.backoffs) + 1) * self.timeout + sum(self.backoffs)
+        return (len(self.backoffs) + 1) * self.ack_seconds + sum(self.backoffs)
+
+
+# Kinds of failed delivery, as counted in Outcome.failed.
+LATE = "late"  # a 2xx, but after the deadline (it arrived while the driver was still reading)
+NO_ANSWER = "no answer"  # nothing by the deadline: the driver dropped the connection
+NOT_2XX = "non-2xx"  # answered in time with another status (a 5xx, a 503, a 4xx)
+CONNECTION = "connection"  # refused, reset or closed before an answer (a dead worker or host)
+
+
+def verdict(status: int, seconds: float, ack_seconds: float) -> str | None:
+    """Why an answered attempt was a failed delivery, or None for a 2xx within the deadline."""
+    if not 200 <= status < 300:
+        return NOT_2XX
+    return LATE if seconds > ack_seconds else None
 
 
 @dataclass(frozen=True)
@@ -53,20 +73,37 @@ class Outcome:
     """What the driver saw; updated from every person's thread under one lock."""
 
     latencies: list[float] = field(default_factory=list)  # every POST that got an HTTP answer
+    acks: list[float] = field(default_factory=list)  # every POST: time to its answer or give-up
     statuses: Counter = field(default_factory=Counter)  # HTTP status, or "error" for no answer
+    failed: Counter = field(default_factory=Counter)  # failed deliveries by kind (see verdict)
     posts: int = 0
     redeliveries: int = 0
     undelivered: int = 0  # events that never got a 2xx, all redeliveries spent
     started_at: float = 0.0  # epoch seconds when the measured run began (reply times use it)
+    # Set when the first attempt ended with a 2xx or at its deadline (a timer of bench/kills.py
+    # waits for it); first_end is its time.perf_counter().
+    first_ended: threading.Event = field(default_factory=threading.Event, repr=False)
+    first_end: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, status: int | None, seconds: float) -> None:
-        """Count one POST attempt and, when it was answered, its latency."""
+    def record(self, status: int | None, seconds: float, failure: str | None = None) -> None:
+        """Count one POST attempt: its time, its answer's latency, its kind of failure."""
         with self.lock:
             self.posts += 1
             self.statuses["error" if status is None else status] += 1
+            self.acks.append(seconds)
             if status is not None:
                 self.latencies.append(seconds)
+            if failure:
+                self.failed[failure] += 1
+            if failure in (None, LATE, NO_ANSWER) and not self.first_ended.is_set():
+                self.first_end = time.perf_counter()
+                self.first_ended.set()
+
+    @property
+    def failed_deliveries(self) -> int:
+        """Attempts not answered with a 2xx within the deadline, whatever the reason."""
+        return sum(self.failed.values())
 
     def note(self, key: str) -> None:
         """Count something that went wrong outside a webhook POST."""
@@ -102,12 +139,25 @@ class Conn:
                     raise
                 time.sleep(0.2)
 
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """POST and read the whole answer; on any error drop the connection and re-raise."""
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str], within: float | None = None
+    ) -> tuple[int, bytes]:
+        """POST and read the whole answer; on any error drop the connection and re-raise.
+
+        `within`: seconds for the whole exchange. Each socket operation gets what is left of
+        them, so an answer that does not come by then raises TimeoutError (then the connection
+        is dropped, as Meta drops it); one that trickles in across the deadline may still be
+        read, and the caller counts it late.
+        """
+        started = time.perf_counter()
         if self.conn is None:
             self.conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=self.timeout)
         try:
+            if within is not None:
+                self._limit(within)
             self.conn.request("POST", path, body, headers)
+            if within is not None:
+                self._limit(within - (time.perf_counter() - started))
             resp = self.conn.getresponse()
             data = resp.read()
         except BaseException:
@@ -116,6 +166,13 @@ class Conn:
         if resp.will_close:
             self.close()
         return resp.status, data
+
+    def _limit(self, seconds: float) -> None:
+        """The timeout of the next socket operations, and of the connect if one is due."""
+        seconds = max(0.001, seconds)
+        self.conn.timeout = seconds
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(seconds)
 
     def close(self) -> None:
         """Close the socket, if any."""
@@ -154,7 +211,8 @@ def deliver(
     outcome: Outcome,
     stop: threading.Event,
 ) -> bool:
-    """POST one event until a 2xx, redelivering after failures as Meta does."""
+    """POST one event until a 2xx within the deadline, redelivering after failures as Meta does."""
+    ack = delivery.ack_seconds
     for attempt in range(len(delivery.backoffs) + 1):
         if attempt:
             outcome.bump("redeliveries")
@@ -162,12 +220,17 @@ def deliver(
                 return False
         started = time.perf_counter()
         try:
-            status, _ = conn.post("/webhook", body, headers)
-        except (OSError, http.client.HTTPException):
-            outcome.record(None, time.perf_counter() - started)
+            status, _ = conn.post("/webhook", body, headers, within=ack)
+        except (OSError, http.client.HTTPException) as exc:
+            seconds = time.perf_counter() - started
+            # A timeout is no answer by the deadline; anything else, a failed connection.
+            timed_out = isinstance(exc, TimeoutError)
+            outcome.record(None, seconds, NO_ANSWER if timed_out else CONNECTION)
             continue
-        outcome.record(status, time.perf_counter() - started)
-        if 200 <= status < 300:
+        seconds = time.perf_counter() - started
+        failure = verdict(status, seconds, ack)
+        outcome.record(status, seconds, failure)
+        if failure is None:
             return True
     outcome.bump("undelivered")
     return False
@@ -184,8 +247,8 @@ def person(
     stop: threading.Event,
 ) -> None:
     """One person's conversation: store, then deliver each message after the last returned."""
-    hook = Conn(target.service_port, delivery.timeout)
-    spare = Conn(target.service_port, delivery.timeout)
+    hook = Conn(target.service_port, delivery.ack_seconds)
+    spare = Conn(target.service_port, delivery.ack_seconds)
     graph = Conn(target.graph_port, 10.0)
     try:
         for conn in (hook, graph):
@@ -226,7 +289,10 @@ def drive(
     limit: float,
     on_start=None,
 ) -> tuple[Outcome, float, bool]:
-    """Run every person at once; return what was seen, the wall time, and whether it finished."""
+    """Run every person at once; return what was seen, the wall time, and whether it finished.
+
+    `on_start(started, outcome)` is called as the clock starts (bench/kills.py arms its timers).
+    """
     outcome = Outcome()
     go, stop = threading.Event(), threading.Event()
     threads = [
@@ -243,7 +309,7 @@ def drive(
     outcome.started_at = time.time()
     go.set()
     if on_start:
-        on_start(started)
+        on_start(started, outcome)
     deadline = started + limit
     try:
         for thread in threads:

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import kills, limits
 from . import procs as P
 from .batch import drive_batch
-from .driver import Delivery, Target, drive
+from .driver import CONNECTION, Delivery, Target, drive
 from .tally import percentile, tally
 
 FALLBACK = "BENCH FALLBACK: sorry, no answer right now."
@@ -24,6 +24,10 @@ HISTORY_MESSAGES = 10
 WARMUP_MESSAGES = 2
 APP_SECRET = "bench-app-secret"
 CRASH_AT, CRASH_DOWN = 2.0, 1.0  # seconds into the run; seconds before the restart
+AFTER_ACK = 1.0  # an after-ack fault: seconds after the first POST ended (its 200 or deadline)
+WARMUP_MODEL_LATENCY = 1.0  # at most: a warm-up only needs every worker to have made calls
+# The warm-up is not measured: it waits long for its answers rather than redeliver.
+WARMUP_DELIVERY = Delivery(ack_seconds=30.0)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,19 @@ class Row:
     delivery: Delivery = field(default_factory=Delivery)
     kill_worker: bool = False
     crash: bool = False  # the whole service SIGKILLed and started again
+    # The kill or crash comes AFTER_ACK s after the first POST ended (its 200, or the 5 s
+    # deadline): after the 200s went out, before the replies. Otherwise at a fixed moment,
+    # mid-request.
+    after_ack: bool = False
     batch: bool = False  # every person's one message in a single POST
+    model_latency: float | None = None  # this row's model latency (default: the setup's)
+    model_tail: tuple[float, float] | None = None  # (share, seconds); default: the setup's
+
+    def excused(self) -> frozenset[str]:
+        """Failed deliveries the row's fault causes by itself: a worker or host killed
+        mid-request cuts the connections of the POSTs in flight. After the 200s, none."""
+        cut = (self.kill_worker or self.crash) and not self.after_ack
+        return frozenset({CONNECTION}) if cut else frozenset()
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class Setup:
     """What every row shares."""
 
     model_latency: float = 1.0
+    model_tail: tuple[float, float] | None = None  # (share, seconds): one call in 1/share slow
     graph_latency: float = 0.05
     store: str = "sqlite"
     redis_url: str = ""
@@ -68,20 +85,20 @@ def _call(port: int, method: str, path: str, body: dict | None = None) -> dict:
         conn.close()
 
 
-def _settle(graph_port: int, people: list[str], expected: int, quiet: float, limit: float) -> dict:
-    """Stand-in stats once every message has a reply, or none came for `quiet` seconds."""
+def _settle(graph_port: int, people: list[str], messages: int, grace: float, limit: float) -> dict:
+    """Stand-in stats once every person has a reply for every message, then `grace` seconds
+    more for late duplicates; or once `limit` seconds passed. Replies may follow the 200 (and
+    a message recovered after a crash much later), so waiting for a quiet spell is not enough."""
     deadline = time.monotonic() + limit
-    stats = _call(graph_port, "GET", "/_stats")
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        total = sum(len(stats["replies"].get(who, [])) for who in people)
-        if total != last:
-            last, since = total, time.monotonic()
-        elif time.monotonic() - since >= (0.5 if total >= expected else quiet):
-            break  # late duplicates still get half a second to show up
-        time.sleep(0.25)
+    while True:
         stats = _call(graph_port, "GET", "/_stats")
-    return stats
+        answered = tally(stats["replies"], people, messages, FALLBACK, HISTORY_MESSAGES).lost == 0
+        if answered:
+            time.sleep(max(0.0, min(grace, deadline - time.monotonic())))
+            return _call(graph_port, "GET", "/_stats")
+        if time.monotonic() >= deadline:
+            return stats
+        time.sleep(0.25)
 
 
 def _wait_workers(service, wanted: int | None) -> int:
@@ -108,7 +125,7 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
         [sys.executable, "-m", "bench.standins", "--graph-port", str(graph_port)]
         + ["--model-port", str(model_port), "--fault", "none"]
         + ["--graph-latency", str(setup.graph_latency)]
-        + ["--model-latency", str(setup.model_latency)]
+        + ["--model-latency", str(min(setup.model_latency, WARMUP_MODEL_LATENCY))]
         + ["--conversations-per-second", str(setup.conversations_per_second)],
     )
     P.wait_http(graph_port, "/_stats", standins, 15, "standins", procs)
@@ -162,10 +179,13 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     target, workers, service_cwd = _start(row, setup, procs)
     nonce = str(secrets.randbelow(900_000) + 100_000)  # ids unique even on a shared Redis
     warm = [f"9{nonce}{i:05d}" for i in range(setup.warmup_people)]
-    warm_out, warm_wall, _ = drive(target, warm, WARMUP_MESSAGES, Delivery(), 300)
+    warm_out, warm_wall, _ = drive(target, warm, WARMUP_MESSAGES, WARMUP_DELIVERY, 300)
     time.sleep(1.0)  # the warm-up's history reads leave Meta's 1 s window
     if row.fault != "none":
         _call(target.graph_port, "POST", "/_fault", {"fault": row.fault})
+    latency = setup.model_latency if row.model_latency is None else row.model_latency
+    tail = row.model_tail or setup.model_tail
+    _call(target.graph_port, "POST", "/_model", {"latency": latency, "tail": tail})
 
     rtt = {
         "graph_standin": P.round_trip_ms(target.graph_port, "/_nagle_check"),
@@ -174,14 +194,16 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     people = [f"1{nonce}{i:05d}" for i in range(row.people)]
     d = row.delivery
     limit = row.messages * d.worst() + 30
-    per_message = setup.model_latency + 3 * setup.graph_latency
+    per_message = latency + 3 * setup.graph_latency
     killed: dict = {}
     on_start = None
-    if row.kill_worker:  # mid model call of the second message
-        at = per_message + 2 * setup.graph_latency + setup.model_latency / 2
-        on_start = kills.kill_worker(procs, at, killed)
+    if row.kill_worker:  # mid model call of the second message, or after the first 200s
+        at = per_message + 2 * setup.graph_latency + latency / 2
+        when = kills.after_first_end(AFTER_ACK) if row.after_ack else kills.at(at)
+        on_start = kills.kill_worker(procs, when, killed)
     if row.crash:
-        on_start = kills.crash(procs, target.service_port, CRASH_AT, CRASH_DOWN, killed)
+        when = kills.after_first_end(AFTER_ACK) if row.after_ack else kills.at(CRASH_AT)
+        on_start = kills.crash(procs, target.service_port, when, CRASH_DOWN, killed)
 
     before_counts = _call(target.graph_port, "GET", "/_stats")["counts"]
     _call(target.graph_port, "POST", "/_mark")
@@ -192,12 +214,14 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     else:
         outcome, wall, finished = drive(target, people, row.messages, d, limit, on_start)
     box1, tcp1 = P.box_ticks(), P.tcp_counters()
-    deadline = time.monotonic() + CRASH_AT + CRASH_DOWN + 70
-    while row.crash and not {"ready_at", "error"} & killed.keys() and time.monotonic() < deadline:
-        time.sleep(0.1)  # a short run must not end before the restart did
+    deadline = time.monotonic() + AFTER_ACK + d.ack_seconds + CRASH_AT + CRASH_DOWN + 70
+    faulty = row.kill_worker or row.crash
+    while faulty and "done" not in killed and time.monotonic() < deadline:
+        time.sleep(0.1)  # a short run must not end before the fault (and the restart) did
     sent = row.people * row.messages
-    quiet = setup.model_latency + 1.0
-    stats = _settle(target.graph_port, people, sent, quiet, row.budget + 10)
+    slowest = max(latency, tail[1] if tail else 0.0)
+    # Until every message has its reply (bounded: the budget + 10 s), then time for duplicates.
+    stats = _settle(target.graph_port, people, row.messages, max(0.5, slowest), row.budget + 10)
     cpu1 = _cpu(procs)  # after the settle: work done after the 200 counts too
 
     counted = tally(stats["replies"], people, row.messages, FALLBACK, HISTORY_MESSAGES)
@@ -208,6 +232,10 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     last_reply = max((t for p in people for t in stats["reply_times"].get(p, [])), default=0)
     total_wall = max(wall, last_reply - outcome.started_at)
     ideal = row.messages * per_message
+    if tail and sent * tail[0] >= 1:  # some person waits for one slow call
+        ideal += tail[1] - latency
+    excused = sum(n for kind, n in outcome.failed.items() if kind in row.excused())
+    failed = outcome.failed_deliveries
     busy, total = (b - a for a, b in zip(box0, box1, strict=True))
     cpu_ms = {k: (cpu1[k] - cpu0[k]) * 1000 / sent for k in cpu0}
     fallbacks_ok = not row.batch or counted.fallbacks == 0
@@ -217,7 +245,9 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "people": row.people,
         "messages": row.messages,
         "budget_s": row.budget,
-        "model_latency_s": setup.model_latency,
+        "model_latency_s": latency,
+        "model_tail": list(tail) if tail else None,
+        "ack_seconds": d.ack_seconds,
         "graph_latency_s": setup.graph_latency,
         "store": setup.store,
         "service_dir": service_cwd,  # where the running service was started, read from /proc
@@ -238,6 +268,11 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "conversations_peak_per_s": conversations["peak_per_second"],
         "send_refused": counts.get("send_refused", 0),
         "posts": outcome.posts,
+        "failed_deliveries": failed,
+        "failed_by": dict(outcome.failed),
+        "excused_failures": excused,
+        "ack_p50_ms": percentile(outcome.acks, 50) * 1000,
+        "ack_p99_ms": percentile(outcome.acks, 99) * 1000,
         "redeliveries": outcome.redeliveries,
         "undelivered": outcome.undelivered,
         "statuses": {str(k): v for k, v in outcome.statuses.items()},
@@ -270,7 +305,11 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "crash": killed if row.crash else None,
         "finished": finished,
         "workdir": str(procs.workdir) if setup.keep else None,
-        "pass": finished and counted.lost == 0 and counted.duplicated == 0 and fallbacks_ok,
+        "pass": finished
+        and counted.lost == 0
+        and counted.duplicated == 0
+        and failed - excused == 0
+        and fallbacks_ok,
     }
 
 

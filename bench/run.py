@@ -3,16 +3,20 @@
     .venv/bin/python -m bench.run --people 100 --messages 3 --model-latency 1.0 --graph-latency 0.05
     .venv/bin/python -m bench.run --store redis --matrix --repeat 3 --json results.json
     .venv/bin/python -m bench.run --service-dir /tmp/before --repeat 3   # an older checkout
+    .venv/bin/python -m bench.run --no-main --matrix --only slow_model,heavy_tail,kill_after_ack
 
 Any venv with requirements.txt installed will do; run from the repository root. Each row
 starts fresh stand-ins (`bench.standins`), a fresh ledger and the service exactly as the
 Procfile's `web:` line runs it, waits for /healthz, warms up with separate people, then drives
-every person at once, Meta-style (see bench/driver.py), and counts per person what the Graph
+every person at once, Meta-style (see bench/driver.py: no 2xx within 5 s is a failed delivery,
+redelivered at once, then after 1, 2, 4, 8, 16 s), and counts per person what the Graph
 stand-in received. The Graph stand-in enforces Meta's limits (2 Conversations API calls per
-second per page, 2000-character texts). `--matrix` adds one row per injected fault, a crash of
-the whole service and one batched POST; `--repeat N` runs the main row N times and prints the
-median. `--service-dir` runs the service of another checkout with this bench. Columns and
-results: docs/benchmark.md.
+second per page, 2000-character texts). `--matrix` adds one row per injected fault, slow and
+heavy-tailed models, a worker killed and a crash of the whole service (mid-request, and after
+the 200s went out), and one batched POST; `--repeat N` runs the main row N times and prints the
+median. `--service-dir` runs the service of another checkout with this bench; `--floor-json`
+takes a bench/floor run's results to check the main row against. Columns and results:
+docs/benchmark.md.
 """
 
 from __future__ import annotations
@@ -27,13 +31,19 @@ from pathlib import Path
 from . import limits
 from .driver import Delivery
 from .procs import ROOT
-from .report import check_targets, header, median_of, show
+from .report import INDENT, check_targets, floor_of, header, median_of, show
 from .row import Row, Setup, run_row
+from .standins import parse_tail
+
+SLOW_MODEL = 6.0  # seconds: past Meta's 5 s, so the 200 must not wait for the reply
+HEAVY_TAIL = (1.0, (0.1, 8.0))  # 1 s, and one call in ten 8 s
 
 
 def matrix_rows(args: argparse.Namespace) -> list[Row]:
     """One row per fault; Meta's redelivery schedule everywhere, so lost work shows."""
     u, k, budget = args.matrix_people, args.messages, args.budget
+    slow, (tail_latency, tail) = SLOW_MODEL, HEAVY_TAIL
+    after_ack = {"model_latency": slow, "after_ack": True}
     return [
         Row("model500", u, k, "model500", budget),
         Row("model429", u, k, "model429", budget),
@@ -46,6 +56,13 @@ def matrix_rows(args: argparse.Namespace) -> list[Row]:
         Row("kill_worker", u, k, budget=budget, kill_worker=True),
         Row("crash", u, k, budget=budget, crash=True),
         Row("batch", args.batch_people, 1, budget=budget, batch=True),
+        # Meta's 5 s: the model is slower than the 200 may be, or sometimes is.
+        Row("slow_model", u, min(k, 2), budget=budget, model_latency=slow),
+        Row("heavy_tail", u, k, budget=budget, model_latency=tail_latency, model_tail=tail),
+        # One message each, so no POST is in flight when the fault comes: after every 200
+        # went out (a 6 s model), before the replies; only the store can bring them back.
+        Row("kill_after_ack", u, 1, budget=budget, kill_worker=True, **after_ack),
+        Row("crash_after_ack", u, 1, budget=budget, crash=True, **after_ack),
     ]
 
 
@@ -59,6 +76,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--people", type=int, default=100, help="people writing at once (main row)")
     p.add_argument("--messages", type=int, default=3, help="messages per person")
     p.add_argument("--model-latency", type=float, default=1.0, help="seconds per model call")
+    p.add_argument(
+        "--model-tail",
+        type=_tail,
+        metavar="SHARE:SECONDS",
+        help="main row: e.g. 0.1:8, one model call in ten takes 8 s (the same calls every run)",
+    )
     p.add_argument("--graph-latency", type=float, default=0.05, help="seconds per Graph call")
     p.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
     p.add_argument("--redis-url", default="", help="loopback Redis to use instead of starting one")
@@ -85,8 +108,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="run the main row N times, show median")
     p.add_argument("--no-main", action="store_true", help="skip the main row (with --matrix)")
     p.add_argument("--json", help="also write every result to this file")
+    p.add_argument(
+        "--floor-json",
+        type=Path,
+        help="the --json of a bench/floor run made beside this one: check efficiency and p50 "
+        "of the main row against it",
+    )
     p.add_argument("--keep", action="store_true", help="keep each row's logs and ledger")
     args = p.parse_args(argv)
+    args.floor = None
+    if args.floor_json:
+        try:
+            args.floor = floor_of(json.loads(args.floor_json.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            p.error(f"--floor-json {args.floor_json}: {exc}")
+        if not args.floor:
+            p.error(f"--floor-json {args.floor_json} has no main row")
     host = args.redis_url.split("//")[-1].split("@")[-1].split(":")[0].split("/")[0]
     if args.redis_url and host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
         p.error("--redis-url must point at a loopback address")
@@ -96,7 +133,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-SERVICE_FILES = ("app", "*.py", "Procfile", "requirements.txt")  # what the service runs
+def _tail(text: str) -> tuple[float, float]:
+    """--model-tail's SHARE:SECONDS, an argparse error when it is not one."""
+    try:
+        return parse_tail(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+# What the service runs; ":(glob)" keeps `*.py` to the top level (a plain `*.py` pathspec
+# matches bench/ too, and a bench change would mark the service as changed).
+SERVICE_FILES = ("app", ":(glob)*.py", "Procfile", "requirements.txt")
 
 
 def describe(service_dir: Path) -> str:
@@ -131,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     setup = Setup(
         model_latency=args.model_latency,
+        model_tail=args.model_tail,
         graph_latency=args.graph_latency,
         store=args.store,
         redis_url=args.redis_url,
@@ -142,8 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         service_dir=args.service_dir,
     )
     cap = args.conversations_per_second or "no cap"
+    tail = ""
+    if args.model_tail:
+        tail = f" (one call in {1 / args.model_tail[0]:g}: {args.model_tail[1]:g}s)"
     print(
-        f"service {describe(args.service_dir)}\nstore={args.store} model={args.model_latency}s "
+        f"service {describe(args.service_dir)}\nstore={args.store} model={args.model_latency}s"
+        f"{tail} "
         f"graph={args.graph_latency}s budget={args.budget}s conversations/s/page={cap}; each "
         f"row: fresh stand-ins+ledger+service, warm-up {args.warmup_people} people x 2 msgs "
         "(not measured), then the measured run",
@@ -164,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             if len(runs) > 1:
                 show(summary)
                 results.append(summary)
-            for verdict in check_targets(summary):
-                print(f"{'':13}{verdict}", flush=True)
+            for verdict in check_targets(summary, args.floor):
+                print(f"{INDENT}{verdict}", flush=True)
         if args.matrix:
             wanted = {n.strip() for n in args.only.split(",") if n.strip()}
             for row in matrix_rows(args):

@@ -11,8 +11,13 @@ webhook, as Meta stores a message before it calls the webhook). `POST /_mark` st
 measured phase; `GET /_stats` returns counts, every reply with its arrival time, and the
 Conversations API figures since the mark.
 Model: `POST /v1/chat/completions` answers after the configured latency, refusing what the
-chosen kind of server refuses (`--model-kind`, bench/model_kinds.py). Faults are injected by
-name (see FAULTS) and can be changed at run time with `POST /_fault`.
+chosen kind of server refuses (`--model-kind`, bench/model_kinds.py). `--model-tail 0.1:8` gives
+the latency a heavy tail: one call in ten takes 8 s, the others `--model-latency`; which calls
+is fixed by their count since the latency was set (one in each ten calls in a row, at a place
+drawn from a fixed seed), so runs compare.
+`POST /_model` with `{"latency": 6.0, "tail": [0.1, 8.0]}` (or `"tail": null`) sets both at
+run time and starts the count again. Faults are injected by name (see FAULTS) and can be
+changed at run time with `POST /_fault`.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import argparse
 import contextlib
 import itertools
 import json
+import random
 import re
 import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -44,6 +51,33 @@ FAULTS = {
 }
 
 
+def parse_tail(text: str) -> tuple[float, float]:
+    """`SHARE:SECONDS`, e.g. `0.1:8`: one call in ten takes 8 s."""
+    share, _, seconds = text.partition(":")
+    tail = (float(share), float(seconds or "nan"))
+    if not 0 < tail[0] <= 1 or not tail[1] >= 0:
+        raise ValueError(f"model tail {text!r}: want SHARE:SECONDS, 0 < SHARE <= 1, SECONDS >= 0")
+    return tail
+
+
+def model_delay(n: int, latency: float, tail: tuple[float, float] | None) -> float:
+    """Seconds the n-th model call (from 1) takes: `latency`, or the tail's seconds.
+
+    With a share p/q (0.1 = 1/10), each block of q calls in a row has exactly p slow ones, at
+    places a fixed seed draws per block: every run slows the same calls, and a slow call does
+    not always fall last in a block (with people writing in rounds, the slow person of one
+    round starts the next one last and would be slowed every time)."""
+    if tail:
+        share = Fraction(tail[0]).limit_denominator(1000)  # 0.1 is exactly 1/10
+        block, place = divmod(n - 1, share.denominator)
+        slow = random.Random(f"model-tail:{block}").sample(
+            range(share.denominator), share.numerator
+        )
+        if place in slow:
+            return tail[1]
+    return latency
+
+
 class State:
     """Everything the stand-ins remember, shared by both servers' threads."""
 
@@ -54,12 +88,15 @@ class State:
         fault: str,
         model_kind: str = "ollama",
         conversations_per_second: int = limits.CONVERSATIONS_PER_SECOND,
+        model_tail: tuple[float, float] | None = None,
     ) -> None:
         """Latencies in seconds; the cap is Meta's unless a row asks for another."""
         self.lock = threading.Lock()
         self.model_kind = model_kind
         self.graph_latency = graph_latency
         self.model_latency = model_latency
+        self.model_tail = model_tail
+        self.model_calls = 0  # calls since the latency was set: which ones the tail slows
         self.fault = fault
         self.conversations: dict[tuple[str, str], list[dict]] = defaultdict(list)
         self.replies: dict[str, list[str]] = defaultdict(list)
@@ -74,6 +111,17 @@ class State:
         with self.lock:
             self.counts[name] += 1
             return self.counts[name]
+
+    def set_model(self, latency: float, tail: tuple[float, float] | None) -> None:
+        """A new latency distribution, its count of calls from zero."""
+        with self.lock:
+            self.model_latency, self.model_tail, self.model_calls = latency, tail, 0
+
+    def model_seconds(self) -> float:
+        """How long this model call takes, by its place in the count."""
+        with self.lock:
+            self.model_calls += 1
+            return model_delay(self.model_calls, self.model_latency, self.model_tail)
 
     def stats(self) -> dict:
         """Counts, replies and their arrival times, and the Conversations API figures."""
@@ -173,6 +221,10 @@ class GraphHandler(Handler):
         if url.path == "/_fault":
             st.fault = body.get("fault", "none")
             return self._json(200, {"fault": st.fault})
+        if url.path == "/_model":
+            tail = body.get("tail")
+            st.set_model(float(body["latency"]), (float(tail[0]), float(tail[1])) if tail else None)
+            return self._json(200, {"latency": st.model_latency, "tail": st.model_tail})
         parts = url.path.strip("/").split("/")
         if len(parts) != 3 or parts[2] != "messages":
             return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
@@ -223,7 +275,7 @@ class ModelHandler(Handler):
         text = f"[offline model] {len(messages) - 1} earlier messages; you said: {last}"
         status, answer = model_kinds.answer(st.model_kind, body, text)
         if status == 200:
-            time.sleep(30 if st.fault == "model_slow" else st.model_latency)
+            time.sleep(30 if st.fault == "model_slow" else st.model_seconds())
         else:
             st.count("model_refused")
         self._json(status, answer)
@@ -254,6 +306,12 @@ def main() -> None:
     parser.add_argument("--model-port", type=int, default=8102)
     parser.add_argument("--graph-latency", type=float, default=0.05)
     parser.add_argument("--model-latency", type=float, default=1.0)
+    parser.add_argument(
+        "--model-tail",
+        type=parse_tail,
+        metavar="SHARE:SECONDS",
+        help="heavy tail: e.g. 0.1:8, one model call in ten takes 8 s (the same calls every run)",
+    )
     parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
     parser.add_argument(
         "--conversations-per-second",
@@ -274,6 +332,7 @@ def main() -> None:
         args.fault,
         args.model_kind,
         args.conversations_per_second,
+        args.model_tail,
     )
     serve(args.graph_port, GraphHandler, state)
     serve(args.model_port, ModelHandler, state)
