@@ -90,6 +90,12 @@ def when_ready(server):
         server.log.warning("on Heroku %s; set REDIS_URL", HEROKU_DISK)
 
 
+def post_worker_init(worker):
+    """A worker starts beating, and so recovering what a dead process acknowledged, before its
+    first request: after a crash, Meta sends none of the messages it already had a 200 for."""
+    worker.wsgi.extensions["messenger"].start()
+
+
 def child_exit(server, worker):
     """A worker ended: its live gauges leave the sums (counters keep what it counted). The
     directory comes from gunicorn's own settings: this file's globals are gone by now."""
