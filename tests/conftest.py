@@ -8,8 +8,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx2
 import openai
@@ -22,6 +24,7 @@ from app import create_app
 from app.signature import sign
 from app.store import SQLiteLedger
 
+ROOT = Path(__file__).resolve().parent.parent
 GRAPH = "https://graph.test/v26.0"
 # Meta's timestamps, in milliseconds: recent, as a reply older than 24 h is not made.
 NOW_MS = int(time.time()) * 1000
@@ -307,3 +310,23 @@ def make(request, tmp_path):
     url = request.getfixturevalue("redis_url")
     prefix = f"test-{request.node.name}-{time.monotonic_ns()}:"
     return lambda **kw: RedisLedger(url, prefix=prefix, **{**OPTIONS, **kw})
+
+
+# --- the Procfile's command against the bench's stand-ins ---------------------------------
+
+
+@pytest.fixture
+def standins(request):
+    """The Graph and model stand-ins (bench/standins.py); a test may pass extra arguments."""
+    graph, model = free_port(), free_port()
+    args = ["--graph-port", str(graph), "--model-port", str(model), "--graph-latency", "0"]
+    extra = getattr(request, "param", ["--model-latency", "2"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.standins", *args, *extra],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+    )
+    process.stdout.readline()  # printed once both listen
+    yield graph, model
+    process.terminate()
+    process.wait(10)

@@ -43,21 +43,6 @@ def _healthy(port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def standins(request):
-    """The Graph and model stand-ins (bench/standins.py); a test may pass extra arguments."""
-    graph, model = free_port(), free_port()
-    args = ["--graph-port", str(graph), "--model-port", str(model), "--graph-latency", "0"]
-    extra = getattr(request, "param", ["--model-latency", "2"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.standins", *args, *extra], cwd=ROOT, stdout=subprocess.PIPE
-    )
-    process.stdout.readline()  # printed once both listen
-    yield graph, model
-    process.terminate()
-    process.wait(10)
-
-
 def serve(graph: int, model: int, tmp_path, **settings) -> tuple[subprocess.Popen, int]:
     """The Procfile's command on a free port, pointed at the stand-ins; waits until healthy."""
     port = free_port()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from app.signature import sign
-from tests.test_serving import PAGE, SECRET, _get, _until, serve, standins  # noqa: F401
+from tests.test_serving import PAGE, SECRET, _get, _until, serve
 
 SLOW = ["--model-latency", "4"]  # the model takes 4 s; the webhook says 200 after 1 s
 
@@ -80,9 +80,7 @@ def test_sigterm_after_the_200_still_sends_the_reply(standins, tmp_path):
 
 
 @pytest.mark.parametrize("standins", [SLOW], indirect=True)
-def test_a_worker_killed_after_its_200_has_its_message_answered_by_another(
-    standins, tmp_path
-):
+def test_a_worker_killed_after_its_200_has_its_message_answered_by_another(standins, tmp_path):
     graph, model = standins
     service, port = serve(graph, model, tmp_path, ACK_SECONDS="1", WEB_CONCURRENCY="2")
     try:
