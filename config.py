@@ -27,9 +27,12 @@ SECRETS = (
     "OPENAI_API_KEY",
     "REDIS_URL",
     "METRICS_TOKEN",
+    "INSTAGRAM_APP_SECRET",
 )
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
+DEFAULT_INSTAGRAM_API_URL = "https://graph.instagram.com/v26.0"
+DEFAULT_STORY_MENTION_REPLY = "Thanks for the mention! 🙌"
 DEFAULT_MODEL = "gpt-6-luna"
 DEFAULT_SPEND_NOTICE = (
     "You've sent a lot of messages in a short time. Please wait a while before writing again."
@@ -59,6 +62,7 @@ EMPTY_MEANS_OFF = frozenset(
         "SPEND_LIMIT_REPLY",
         "IMAGE_REPLY",
         "STICKER_REPLY",
+        "STORY_MENTION_REPLY",
         "ATTACHMENT_REPLY",
         "WELCOME_MESSAGE",
         "SYSTEM_PROMPT",
@@ -71,6 +75,12 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "FB_PAGE_TOKENS": (None, parse.pages),
     "FB_APP_ID": ("", parse.text),
     "FB_GRAPH_API_URL": (DEFAULT_GRAPH_API_URL, parse.url),
+    # Instagram API with Instagram Login: accounts with their own tokens, on their own host.
+    "INSTAGRAM_ACCOUNTS": (None, parse.instagram_accounts),
+    "INSTAGRAM_GRAPH_API_URL": (DEFAULT_INSTAGRAM_API_URL, parse.url),
+    # Whether Meta signs Instagram Login webhooks with it or with FB_APP_SECRET is not
+    # documented: a body signed with either is accepted.
+    "INSTAGRAM_APP_SECRET": ("", parse.text),
     "OPENAI_BASE_URL": (None, parse.url),
     "OPENAI_MODEL": (DEFAULT_MODEL, parse.text),
     "OPENAI_TEMPERATURE": (0.2, parse.number(float, 0.0, 2.0)),
@@ -114,6 +124,7 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MODEL_ACCEPTS_IMAGES": (True, parse.flag),
     "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, parse.text),
     "STICKER_REPLY": ("👍", parse.text),
+    "STORY_MENTION_REPLY": (DEFAULT_STORY_MENTION_REPLY, parse.text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, parse.text),
     "LOG_LEVEL": ("INFO", parse.log_level),
     "LOG_FORMAT": ("text", parse.log_format),
@@ -189,8 +200,9 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> di
     if environ is None:
         environ = environment(dotenv=dotenv)
     missing = [name for name in REQUIRED if not environ.get(name, "").strip()]
-    if environ.get("FB_PAGE_TOKENS", "").strip() and "FB_PAGE_ACCESS_TOKEN" in missing:
-        missing.remove("FB_PAGE_ACCESS_TOKEN")  # several pages, each with its own token
+    has_accounts = any(environ.get(n, "").strip() for n in ("FB_PAGE_TOKENS", "INSTAGRAM_ACCOUNTS"))
+    if has_accounts and "FB_PAGE_ACCESS_TOKEN" in missing:
+        missing.remove("FB_PAGE_ACCESS_TOKEN")  # pages or Instagram accounts with their tokens
     invalid = []
     settings: dict[str, Any] = {name: environ.get(name, "").strip() for name in REQUIRED}
     settings.update(_parse(OPTIONAL, environ, invalid))
@@ -251,5 +263,6 @@ def _budget_problem(settings: Mapping[str, Any]) -> str | None:
 def secrets(settings: Mapping[str, Any]) -> list[str]:
     """Every configured secret value, page tokens included, for the log filter."""
     values = [settings.get(name) or "" for name in SECRETS]
-    values += [page["token"] for page in (settings.get("FB_PAGE_TOKENS") or {}).values()]
+    for accounts in ("FB_PAGE_TOKENS", "INSTAGRAM_ACCOUNTS"):
+        values += [entry["token"] for entry in (settings.get(accounts) or {}).values()]
     return [value for value in values if value]

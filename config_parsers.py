@@ -124,7 +124,20 @@ def redis_url(raw: str) -> str:
 
 def pages(raw: str) -> dict[str, dict[str, str]]:
     """A page-id → token map, as JSON or a path to a JSON file; a value may be an object
-    with "token" and an optional "system_prompt"."""
+    with "token" and an optional "system_prompt", "knowledge_file" and "instagram_id" (the
+    Instagram professional account linked to the page, answered with the page's token)."""
+    return _accounts(raw, "page", linked=True)
+
+
+def instagram_accounts(raw: str) -> dict[str, dict[str, str]]:
+    """INSTAGRAM_ACCOUNTS (Instagram API with Instagram Login): an Instagram account id →
+    its Instagram user token, or an object with "token" and an optional "system_prompt" and
+    "knowledge_file"; as JSON or a path to a JSON file."""
+    return _accounts(raw, "instagram account", linked=False)
+
+
+def _accounts(raw: str, what: str, *, linked: bool) -> dict[str, dict[str, str]]:
+    """Accounts with their tokens, prompts and knowledge files, from JSON or a JSON file."""
     text = raw
     if not raw.lstrip().startswith("{"):
         try:
@@ -139,7 +152,7 @@ def pages(raw: str) -> dict[str, dict[str, str]]:
     except ValueError:
         raise ValueError("is not valid JSON") from None
     if not isinstance(data, dict) or not data:
-        raise ValueError("must map page ids to tokens")
+        raise ValueError(f"must map {what} ids to tokens")
     pages = {}
     for page_id, value in data.items():
         entry = {"token": value} if isinstance(value, str) else value
@@ -148,22 +161,28 @@ def pages(raw: str) -> dict[str, dict[str, str]]:
             or not isinstance(entry.get("token"), str)
             or not entry["token"]
         ):
-            raise ValueError(f"page {page_id}: needs a token")
+            raise ValueError(f"{what} {page_id}: needs a token")
         prompt = entry.get("system_prompt", "")
         if not isinstance(prompt, str):
-            raise ValueError(f"page {page_id}: system_prompt must be text")
+            raise ValueError(f"{what} {page_id}: system_prompt must be text")
         knowledge = entry.get("knowledge_file", "")
         if not isinstance(knowledge, str):
-            raise ValueError(f"page {page_id}: knowledge_file must be a path")
+            raise ValueError(f"{what} {page_id}: knowledge_file must be a path")
         if knowledge:
             try:
                 knowledge = knowledge_file(knowledge)
             except ValueError as exc:
-                raise ValueError(f"page {page_id}: knowledge_file {exc}") from None
+                raise ValueError(f"{what} {page_id}: knowledge_file {exc}") from None
+        instagram = entry.get("instagram_id", "") if linked else ""
+        if isinstance(instagram, int) and not isinstance(instagram, bool):
+            instagram = str(instagram)
+        if not isinstance(instagram, str) or (instagram and not instagram.isdigit()):
+            raise ValueError(f"{what} {page_id}: instagram_id must be an account id (digits)")
         pages[str(page_id)] = {
             "token": entry["token"],
             "system_prompt": prompt,
             "knowledge_file": knowledge,
+            "instagram_id": instagram,
         }
     return pages
 

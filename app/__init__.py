@@ -9,7 +9,7 @@ from typing import Any
 import openai
 from flask import Flask
 
-from .facebook import GraphClient, page_tokens
+from .facebook import GraphClient, instagram_accounts, page_tokens
 from .llm import ChatModel, make_client
 from .pipeline import Pipeline
 from .settings import Settings
@@ -36,6 +36,7 @@ def create_app(
         app.config["FB_APP_SECRET"],
         timeout=app.config["GRAPH_TIMEOUT_SECONDS"],
         pool_size=app.config["WEB_THREADS"],
+        **instagram_accounts(app.config),
     )
     model = ChatModel(
         openai_client or make_client(app.config["OPENAI_API_KEY"], app.config["OPENAI_BASE_URL"]),

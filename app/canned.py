@@ -1,5 +1,6 @@
 """The fixed replies: what the model is never asked about (a sticker, an attachment it cannot
-read, the Get Started welcome when one is set)."""
+read, a share of someone else's post, an Instagram story mention, the Get Started welcome
+when one is set)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def fixed_reply(event: Event, settings: Settings) -> str | None:
         return None
     if event.sticker:
         return settings.sticker_reply
+    if any(a.get("type") == "story_mention" for a in event.attachments):
+        return settings.story_mention_reply  # its media is never stored nor shown the model
     if event.images:
         return None if settings.model_accepts_images else settings.image_reply
+    # Audio, video, files, locations; shared posts and reels, whose captions are someone
+    # else's words and never the person's message to the model.
     return settings.attachment_reply

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from . import metrics, prompt, render, text
 from .canned import fixed_reply, is_get_started
 from .deadline import Deadline
+from .events import INSTAGRAM
 from .facebook import GraphClient, GraphError
 from .history import History
 from .intake import Claimed
@@ -126,7 +127,7 @@ class Conversation:
             images=s.model_accepts_images,
         )
         reply, made_by, usage = self._reply(event, messages, before_send)
-        metrics.count_tokens(event.page_id, self.model.model, usage, s.openai_prices)
+        metrics.count_tokens(event.page_id, event.channel, self.model.model, usage, s.openai_prices)
         if made_by == MODEL:
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
             if not reply.strip():  # "#", an empty code fence: nothing a person can read
@@ -146,7 +147,7 @@ class Conversation:
         )
         if disclosed:
             reply = f"{disclosure}\n\n{reply}"
-        parts = text.split(reply)
+        parts = text.split(reply, text.CHANNELS[event.channel])
         went, failure = self._send(event, parts, deadline)
         sent.extend(went)
         if failure is not None and not went and failure.sent is False and failure.transient:
@@ -187,6 +188,10 @@ class Conversation:
                 log.error("send failed mid=%s part=%d: %s", event.log_id, index + 1, exc)
                 return sent, exc
             sent.append((mid, part))
+            if event.channel == INSTAGRAM:
+                # Its echo carries no app id: the part is kept at once, so that the echo
+                # (which may come before the reply is settled) is known as ours.
+                self.ledger.remember(event.conversation, self.history.replies(event, sent))
         return sent, None
 
 

@@ -1,8 +1,11 @@
-"""Meta's webhook payload → small typed events.
+"""Meta's webhook payload → small typed events, for Messenger (`object: "page"`) and Instagram
+Direct (`object: "instagram"`) alike.
 
 Everything the service does not answer is classified here, once: echoes, deliveries, reads,
-reactions, standby and handover events, and anything of a shape we do not know. Ids arrive as
-strings or, in older payloads, as JSON numbers; they are strings from here on.
+reactions, edits, unsends, standby and handover events, Instagram's Dashboard test (`changes`),
+and anything of a shape we do not know. Ids arrive as strings or, in older payloads, as JSON
+numbers; they are strings from here on. An event's `page_id` is the account it was sent to: a
+Page, or an Instagram professional account.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ ECHO = "echo"  # a message the page sent
 OTHER = "other"  # delivery, read, reaction, standby, handover, unknown: never answered
 
 ANSWERED_KINDS = frozenset({TEXT, POSTBACK, ATTACHMENT})
+# What people send that gets a reply (the model's or a fixed one); any other attachment type
+# (Instagram's "unsupported_type", types Meta adds later) is logged and left unanswered.
+KNOWN_ATTACHMENTS = frozenset(
+    {"image", "audio", "video", "file", "location", "fallback", "template", "sticker"}
+    | {"like_heart", "share", "ig_post", "ig_reel", "reel", "story_mention", "ephemeral"}
+)
+MESSENGER, INSTAGRAM = "messenger", "instagram"
+CHANNELS = {"page": MESSENGER, "instagram": INSTAGRAM}  # the body's `object` → the channel
+EDIT, UNSENT = "edit", "unsent"  # details of OTHER events that change the kept conversation
 # Meta's thumbs-up "like" sticker; since Jun 1, 2026 stickers come as attachments of type
 # "sticker" too, and after Aug 30, 2026 only so.
 LIKE_STICKER_ID = "369239263222822"
@@ -40,6 +52,8 @@ class Event:
     detail: str = ""
     sticker: bool = False
     standby: bool = False  # another app owns the thread: we listen, never answer
+    channel: str = MESSENGER
+    story: bool = False  # a reply to the business's Instagram story (the story itself: context)
 
     @property
     def from_person(self) -> bool:
@@ -72,7 +86,11 @@ class Event:
 
     @property
     def key(self) -> str:
-        """The id a redelivery repeats: the mid, or sender and time when there is none."""
+        """The id a redelivery repeats: the mid, or sender and time when there is none. On
+        Instagram it names the account and the person too: the same mid for three people is
+        three messages."""
+        if self.mid and self.channel == INSTAGRAM:
+            return f"{self.page_id}:{self.person_id}:{self.mid}"
         return self.mid or f"{self.page_id}:{self.person_id}:{self.timestamp}"
 
     @property
@@ -118,7 +136,9 @@ def _int(value: Any) -> int:
 
 def parse(body: Any) -> Iterator[Event]:
     """Yield every event of every entry in a webhook body, in the order Meta sent them."""
-    if not isinstance(body, dict) or body.get("object") != "page":
+    kind = body.get("object") if isinstance(body, dict) else None
+    channel = CHANNELS.get(kind) if isinstance(kind, str) else None
+    if channel is None:
         return
     entries = body.get("entry")
     if not isinstance(entries, list):
@@ -133,7 +153,7 @@ def parse(body: Any) -> Iterator[Event]:
                 continue
             for item in items:
                 if isinstance(item, dict):
-                    event = _event(item, page_id)
+                    event = replace(_event(item, page_id), channel=channel)
                     if field_name == "standby":
                         event = replace(event, standby=True, detail=event.detail or "standby")
                     yield event
@@ -160,6 +180,12 @@ def _event(item: dict[str, Any], entry_page_id: str) -> Event:
             text=postback.get("title") if isinstance(postback.get("title"), str) else "",
             payload=postback.get("payload") if isinstance(postback.get("payload"), str) else None,
         )
+    edit = item.get("message_edit")
+    if isinstance(edit, dict):  # the person edited an earlier message: it is kept edited
+        said = edit.get("text") if isinstance(edit.get("text"), str) else ""
+        return Event(
+            OTHER, page_id, sender, _id(edit.get("mid")) or None, timestamp, said, detail=EDIT
+        )
     known = ("delivery", "read", "reaction", "referral", "optin", "account_linking")
     detail = next((name for name in known if name in item), "")
     if detail:
@@ -181,6 +207,8 @@ def _message(
     attachments = (
         tuple(a for a in listed if isinstance(a, dict)) if isinstance(listed, list) else ()
     )
+    if message.get("is_deleted") is True:  # Instagram: the person unsent it
+        return Event(OTHER, page_id, sender, mid, timestamp, detail=UNSENT)
     if message.get("is_echo") is True:
         app_id = _id(message.get("app_id")) or None
         said = message.get("text") if isinstance(message.get("text"), str) else ""
@@ -189,9 +217,15 @@ def _message(
         )
     if not sender:
         return Event(OTHER, page_id, sender, mid, timestamp, detail="no sender id")
+    if message.get("is_unsupported") is True:
+        return Event(OTHER, page_id, sender, mid, timestamp, detail="unsupported message")
     text = message.get("text")
     quick_reply = message.get("quick_reply")
     payload = quick_reply.get("payload") if isinstance(quick_reply, dict) else None
+    if not (isinstance(text, str) and text.strip()) and isinstance(payload, str) and payload:
+        text = payload  # Instagram sends a quick-reply tap without its title
+    reply_to = message.get("reply_to")
+    story = isinstance(reply_to, dict) and isinstance(reply_to.get("story"), dict)
     if isinstance(text, str) and text.strip():
         return Event(
             TEXT,
@@ -202,8 +236,16 @@ def _message(
             text=text,
             payload=payload if isinstance(payload, str) else None,
             attachments=attachments,
+            story=story,
         )
     sticker = "sticker_id" in message or any(_is_sticker(a) for a in attachments)
+    if (
+        attachments
+        and not sticker
+        and not any(a.get("type") in KNOWN_ATTACHMENTS for a in attachments)
+    ):
+        kinds = ",".join(sorted({str(a.get("type"))[:30] for a in attachments}))
+        return Event(OTHER, page_id, sender, mid, timestamp, detail=f"unknown attachment {kinds}")
     if attachments or sticker:
         kinds = ",".join(sorted({str(a.get("type")) for a in attachments})) or "sticker"
         return Event(
@@ -220,9 +262,10 @@ def _message(
 
 
 def _is_sticker(attachment: dict[str, Any]) -> bool:
-    """A sticker in either of Meta's forms: an attachment of type "sticker" (since 2026), or
-    an image whose payload names a sticker_id (the older form, the thumbs-up among them)."""
+    """A sticker in any of Meta's forms: an attachment of type "sticker" (since 2026), an
+    image whose payload names a sticker_id (the older form, the thumbs-up among them), or
+    Instagram's heart."""
     payload = attachment.get("payload")
-    return attachment.get("type") == "sticker" or (
+    return attachment.get("type") in ("sticker", "like_heart") or (
         isinstance(payload, dict) and "sticker_id" in payload
     )

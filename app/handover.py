@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
-from .events import Event
+from .events import INSTAGRAM, Event
 from .facebook import GraphClient
 from .facebook.lookup import Once
 from .store import Ledger
@@ -29,6 +29,12 @@ PAGE_INBOX_APP_ID = "263902037430900"
 # Meta ends thread control after 24 h of inactivity; the pass back ends the pause sooner.
 THREAD_PAUSE_SECONDS = 24 * 3600.0
 THREAD_CONTROL = ("pass_thread_control", "take_thread_control")
+OURS, AUTOMATION, TEAM, UNKNOWN = "ours", "automation", "team", "unknown"
+ECHO_WORDS = {
+    OURS: "our own echo",
+    AUTOMATION: "an automation's echo",
+    UNKNOWN: "echo; our app id unknown, set FB_APP_ID",
+}
 LOOKUP_SECONDS = 3.0  # the most an echo waits to learn our app id
 
 
@@ -56,35 +62,49 @@ class Handover:
         """An echo of a message the person saw from someone or something else than this bot
         (the team, another tool, an automation): worth keeping in the conversation. Unknown,
         so not kept, while our own app id cannot be learned."""
-        if not event.app_id or event.app_id == PAGE_INBOX_APP_ID:
-            return True
-        ours = self.our_app_id(event.page_id)
-        return ours is not None and event.app_id != ours
+        return self._sender(event) in (TEAM, AUTOMATION)
 
     def echo(self, event: Event) -> str:
         """Pause the bot for this person when a person from the page wrote the echo."""
         if not self.minutes or not event.person_id:
             return "echo"
-        if event.app_id and event.app_id != PAGE_INBOX_APP_ID:
-            if event.app_id in self.automations:
-                return "an automation's echo"
-            ours = self.our_app_id(event.page_id)
-            if ours is None:
-                return "echo; our app id unknown, set FB_APP_ID"
-            if event.app_id == ours:
-                return "our own echo"
+        sender = self._sender(event)
+        if sender != TEAM:
+            return ECHO_WORDS[sender]
         if not self._pause(event, self.minutes * 60):
             return "a team's echo whose pause is over"
         return f"bot paused {self.minutes:g} min (the page's team replied)"
+
+    def _sender(self, event: Event) -> str:
+        """Who sent what the echo repeats: this bot, an automation, a person of the team, or
+        unknown (our app id cannot be learned now)."""
+        if not event.app_id:
+            # Instagram's echoes carry no app id, ours included: ours are known by their id,
+            # kept as each part went out (app/conversation.py).
+            if event.channel == INSTAGRAM and event.mid and self._sent_by_us(event):
+                return OURS
+            return TEAM
+        if event.app_id == PAGE_INBOX_APP_ID:
+            return TEAM
+        if event.app_id in self.automations:
+            return AUTOMATION
+        ours = self.our_app_id(event.page_id)
+        if ours is None:
+            return UNKNOWN
+        return OURS if event.app_id == ours else TEAM
+
+    def _sent_by_us(self, event: Event) -> bool:
+        """Whether the conversation keeps this message as one the bot sent."""
+        kept = self.ledger.transcript(event.conversation).entries
+        return any(entry.id == event.mid and entry.from_page for entry in kept)
 
     def _pause(self, event: Event, seconds: float) -> bool:
         """Pause from the event's own time (now, when it has none); False when that pause
         is over already."""
         since = event.timestamp / 1000 if event.timestamp else self.clock()
-        left = since + seconds - self.clock()
-        if left <= 0:
+        if since + seconds <= self.clock():
             return False
-        self.ledger.pause(event.conversation, left)
+        self.ledger.pause(event.conversation, seconds, since)
         return True
 
     def thread_control(self, event: Event) -> str:

@@ -38,6 +38,9 @@ MARKERS = {
     "sticker": "[sticker]",
     "reel": "[reel]",
     "ig_reel": "[reel]",
+    "share": "[shared post]",
+    "ig_post": "[shared post]",
+    "story_mention": "[story mention]",
 }
 
 STORE, GRAPH, NONE = "store", "graph", "none"

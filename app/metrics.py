@@ -22,7 +22,9 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 EVENTS = Counter(
-    "messenger_events", "Webhook events, each once, by outcome", ["page", "kind", "outcome"]
+    "messenger_events",
+    "Webhook events, each once, by outcome",
+    ["page", "channel", "kind", "outcome"],
 )
 REPLY_SECONDS = Histogram(
     "messenger_reply_seconds",
@@ -30,12 +32,14 @@ REPLY_SECONDS = Histogram(
     ["page"],
     buckets=(0.5, 1, 1.5, 2, 3, 5, 8, 12, 15, 20),
 )
-TOKENS = Counter("messenger_model_tokens", "Tokens the model reported", ["page", "model", "type"])
+TOKENS = Counter(
+    "messenger_model_tokens", "Tokens the model reported", ["page", "channel", "model", "type"]
+)
 COST = Counter(
     "messenger_model_cost_usd", "Model spend from OPENAI_PRICES, in US dollars", ["page", "model"]
 )
 MODEL_ERRORS = Counter("messenger_model_errors", "Model calls with no reply", ["model", "reason"])
-GRAPH_ERRORS = Counter("messenger_graph_errors", "Failed Graph calls", ["call", "code"])
+GRAPH_ERRORS = Counter("messenger_graph_errors", "Failed Graph calls", ["call", "code", "channel"])
 HISTORY = Counter("messenger_history", "Where each prompt's history came from", ["source"])
 ACK_SECONDS = Histogram(
     "messenger_ack_seconds",
@@ -63,12 +67,14 @@ def graph_code(exc) -> str:
     return f"http_{exc.status}" if exc.status else "unreachable"
 
 
-def count_tokens(page: str, model: str, usage, prices: Mapping[str, Mapping[str, float]]):
+def count_tokens(
+    page: str, channel: str, model: str, usage, prices: Mapping[str, Mapping[str, float]]
+):
     """Add one reply's usage, and its cost when the model has prices (per 1M tokens)."""
     for kind in ("prompt", "completion", "cached", "reasoning"):
         amount = getattr(usage, kind)
         if amount:
-            TOKENS.labels(page, model, kind).inc(amount)
+            TOKENS.labels(page, channel, model, kind).inc(amount)
     price = prices.get(model)
     if price:
         uncached = usage.prompt - usage.cached

@@ -103,7 +103,7 @@ class Recorder:
             extra={"event": fields},
         )
         page = self.page_label(event.page_id)
-        metrics.EVENTS.labels(page, event.kind, outcome.kind).inc()
+        metrics.EVENTS.labels(page, event.channel, event.kind, outcome.kind).inc()
         if reply_seconds is not None and outcome.kind in REPLIED and outcome.parts:
             metrics.REPLY_SECONDS.labels(page).observe(reply_seconds)
         for listener in self.listeners:

@@ -80,6 +80,8 @@ def note(event: Event, *, welcome: bool = False) -> str:
         )
     if event.kind == POSTBACK:
         return f'The person tapped the button "{said(event)}" (payload: {event.payload or "-"}).'
+    if event.story:
+        return "The person wrote this in reply to the business's Instagram story."
     if event.payload:
         return f'The person tapped the quick reply "{said(event)}" (payload: {event.payload}).'
     return ""

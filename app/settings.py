@@ -37,6 +37,7 @@ class Settings:
     model_accepts_images: bool
     image_reply: str
     sticker_reply: str
+    story_mention_reply: str
     attachment_reply: str
     human_pause_minutes: float
     app_id: str
@@ -52,20 +53,32 @@ class Settings:
         values = {
             f.name: _setting(config, f.name.upper()) for f in fields(cls) if f.name not in DERIVED
         }
-        pages = _setting(config, "FB_PAGE_TOKENS") or {}
+        accounts = _accounts(config)
         values["page_prompts"] = {
-            page_id: page["system_prompt"]
-            for page_id, page in pages.items()
-            if page["system_prompt"]
+            account: entry["system_prompt"]
+            for account, entry in accounts.items()
+            if entry["system_prompt"]
         }
         values["knowledge"] = _read(_setting(config, "KNOWLEDGE_FILE"))
         values["page_knowledge"] = {
-            page_id: _read(page["knowledge_file"])
-            for page_id, page in pages.items()
-            if page.get("knowledge_file")
+            account: _read(entry["knowledge_file"])
+            for account, entry in accounts.items()
+            if entry.get("knowledge_file")
         }
         values["app_id"] = _setting(config, "FB_APP_ID")
         return cls(**values)
+
+
+def _accounts(config: Mapping[str, Any]) -> dict[str, Mapping[str, str]]:
+    """Every account with its own prompt or knowledge: the pages of FB_PAGE_TOKENS, the
+    Instagram account linked to each (it speaks for the page), INSTAGRAM_ACCOUNTS."""
+    accounts: dict[str, Mapping[str, str]] = {}
+    for page_id, page in (_setting(config, "FB_PAGE_TOKENS") or {}).items():
+        accounts[page_id] = page
+        if page.get("instagram_id"):
+            accounts[page["instagram_id"]] = page
+    accounts.update(_setting(config, "INSTAGRAM_ACCOUNTS") or {})
+    return accounts
 
 
 def _setting(config: Mapping[str, Any], name: str) -> Any:

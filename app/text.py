@@ -37,6 +37,7 @@ def utf8_bytes(text: str) -> int:
 
 MESSENGER = Channel("messenger", 2000, utf16_units)
 INSTAGRAM = Channel("instagram", 1000, utf8_bytes)
+CHANNELS = {channel.name: channel for channel in (MESSENGER, INSTAGRAM)}
 
 # Paragraphs, then sentences, then words: each pattern keeps its separator with the piece
 # before it, so joining the pieces gives back the text unchanged.

@@ -38,8 +38,11 @@ def receive():
     are kept, within ACK_SECONDS."""
     ack = Deadline(current_app.config["ACK_SECONDS"])
     body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 before we get here
-    secret = current_app.config["FB_APP_SECRET"]
-    if not signature.is_valid(body, request.headers.get("X-Hub-Signature-256"), secret):
+    # Meta signs with the app secret; Instagram Login's webhooks may be signed with the
+    # Instagram app secret instead (undocumented which): either proves the body is Meta's.
+    secrets = (current_app.config["FB_APP_SECRET"], current_app.config["INSTAGRAM_APP_SECRET"])
+    header = request.headers.get("X-Hub-Signature-256")
+    if not any(secret and signature.is_valid(body, header, secret) for secret in secrets):
         log.warning("webhook refused: missing or wrong X-Hub-Signature-256 (%d bytes)", len(body))
         return "invalid signature", 403
     try:

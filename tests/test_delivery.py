@@ -341,7 +341,7 @@ def test_a_bug_before_anything_went_out_gives_the_claim_back_and_counts_failed(
 
     graph_ok(graph)
     pipeline = app.extensions["messenger"]
-    failed = EVENTS.labels(PAGE, "text", "failed")
+    failed = EVENTS.labels(PAGE, "messenger", "text", "failed")
     before = failed._value.get()
 
     def broken(*args, **kwargs):
@@ -362,7 +362,7 @@ def test_a_reply_that_renders_to_nothing_sends_the_fallback(app, post, graph, mo
 
     graph_ok(graph)
     model.reply_with("```\n```")
-    fallback = EVENTS.labels(PAGE, "text", "fallback")
+    fallback = EVENTS.labels(PAGE, "messenger", "text", "fallback")
     before = fallback._value.get()
     assert post(body_of(text_event("hi", mid="m_empty"))).status_code == 200
     assert sent_texts(graph) == [app.config["FALLBACK_REPLY"]]

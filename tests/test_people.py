@@ -187,7 +187,7 @@ def test_bot_resumes_after_the_pause(settings, model, graph, post_to):
     app = build_app(dict(settings, HUMAN_PAUSE_MINUTES="1"), openai_client=model.client())
     graph_ok(graph)
     store = app.extensions["messenger"].ledger.store
-    now = [1_800_000_000.0]
+    now = [NOW_MS / 1000]  # the store's clock, moved by the test
     store.clock = lambda: now[0]
     post_to(app, body_of(echo()))
     post_to(app, body_of(text_event("still there?", mid="m_quiet")))
@@ -253,8 +253,8 @@ def test_page_tokens_from_a_file(tmp_path):
     }
     pages = config.load(env)["FB_PAGE_TOKENS"]
     assert pages == {
-        "1": {"token": "tok-1", "system_prompt": "", "knowledge_file": ""},
-        "2": {"token": "tok-2", "system_prompt": "p", "knowledge_file": ""},
+        "1": {"token": "tok-1", "system_prompt": "", "knowledge_file": "", "instagram_id": ""},
+        "2": {"token": "tok-2", "system_prompt": "p", "knowledge_file": "", "instagram_id": ""},
     }
     assert "tok-2" in config.secrets(config.load(env))
 

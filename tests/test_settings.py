@@ -40,6 +40,7 @@ def written_and_meant(tmp_path: Path) -> tuple[dict[str, str], dict[str, object]
         "token": "tok-3",
         "system_prompt": "You are the shop.",
         "knowledge_file": str(knowledge),
+        "instagram_id": "17841400000003",
     }
     cases = {
         "FB_APP_SECRET": ("app-secret-x", "app-secret-x"),
@@ -48,6 +49,23 @@ def written_and_meant(tmp_path: Path) -> tuple[dict[str, str], dict[str, object]
         "OPENAI_API_KEY": ("sk-x", "sk-x"),
         "FB_PAGE_TOKENS": (json.dumps({"3000003": page}), {"3000003": page}),
         "FB_APP_ID": ("424242", "424242"),
+        "INSTAGRAM_ACCOUNTS": (
+            json.dumps({"17841400000009": "ig-token-x"}),
+            {
+                "17841400000009": {
+                    "token": "ig-token-x",
+                    "system_prompt": "",
+                    "knowledge_file": "",
+                    "instagram_id": "",
+                }
+            },
+        ),
+        "INSTAGRAM_GRAPH_API_URL": (
+            "https://graph.instagram.example.test/v25.0",
+            "https://graph.instagram.example.test/v25.0",
+        ),
+        "INSTAGRAM_APP_SECRET": ("ig-secret-x", "ig-secret-x"),
+        "STORY_MENTION_REPLY": ("Seen it!", "Seen it!"),
         "FB_GRAPH_API_URL": (
             "https://graph.example.test/v25.0/",
             "https://graph.example.test/v25.0",

@@ -1,6 +1,12 @@
 """The Graph API: one client for history, sends and sender actions; its errors; its retries."""
 
-from .client import GraphClient, HistoryMessage, page_tokens
+from .client import GraphClient, HistoryMessage, instagram_accounts, page_tokens
 from .errors import GraphError
 
-__all__ = ["GraphClient", "GraphError", "HistoryMessage", "page_tokens"]
+__all__ = [
+    "GraphClient",
+    "GraphError",
+    "HistoryMessage",
+    "instagram_accounts",
+    "page_tokens",
+]

@@ -21,10 +21,9 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .. import metrics
 from ..deadline import Deadline
-from ..signature import appsecret_proof
 from . import retry
+from .accounts import Accounts, Route
 from .errors import GraphError, error_from
-from .lookup import Once
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,8 @@ def _session(pool_size: int) -> requests.Session:
 
 
 class GraphClient:
-    """Calls the Graph API on behalf of pages, each with its own token."""
+    """Calls the Graph API on behalf of the Pages and Instagram accounts we answer for, each
+    with its own token and host (app/facebook/accounts.py)."""
 
     def __init__(
         self,
@@ -63,83 +63,79 @@ class GraphClient:
         timeout: float = 5.0,
         pool_size: int = 128,  # one connection per thread that may call at once (WEB_THREADS)
         session: requests.Session | None = None,
+        **instagram: Any,
     ) -> None:
-        """`tokens`: one page token for any page, or a page id → token map."""
-        self.base_url = base_url.rstrip("/")
+        """`tokens`: one page token for any page, or a page id → token map; `instagram`: the
+        Instagram accounts (see Accounts: linked, instagram, instagram_url, instagram_secret)."""
         self.timeout = timeout
         self._session = session or _session(pool_size)
-        self._default = tokens if isinstance(tokens, str) else None
-        self._page = Once("the page of FB_PAGE_ACCESS_TOKEN")
-        self._tokens = {} if isinstance(tokens, str) else dict(tokens)
-        every = [self._default] if self._default else list(self._tokens.values())
-        self._auth = {
-            token: ({"Authorization": f"Bearer {token}"}, appsecret_proof(token, app_secret))
-            for token in every
-        }
+        self.accounts = Accounts(base_url, tokens, app_secret, **instagram)
 
-    def serves(self, page_id: str, wait: float = LOOKUP_SECONDS) -> bool:
-        """Whether we hold a token for this page. A single token belongs to one page, learned
-        from /me once; other pages the app is subscribed to are not ours to answer. While the
-        page cannot be learned (within `wait` seconds), every page is served rather than none."""
-        if self._default is None:
-            return page_id in self._tokens
-        own = self._own_page(wait)
-        return own is None or own == page_id
+    @property
+    def base_url(self) -> str:
+        """The Graph API's base URL with its version (FB_GRAPH_API_URL)."""
+        return self.accounts.base_url
 
-    def _own_page(self, wait: float) -> str | None:
-        """The single token's page, asked of Graph once per process."""
-        return self._page.get(
-            lambda seconds: str(
-                self.api("GET", "/me", params={"fields": "id"}, seconds=seconds)["id"]
-            ),
-            wait,
-        )
+    def serves(self, account: str, wait: float = LOOKUP_SECONDS) -> bool:
+        """Whether we answer for this Page or Instagram account. A single token belongs to one
+        page (and its linked Instagram account), learned from /me once; other accounts the app
+        is subscribed to are not ours to answer. While they cannot be learned (within `wait`
+        seconds), every account is served rather than none."""
+        return self.accounts.serves(account, self._own(wait))
 
-    def _token(self, page_id: str | None) -> str:
-        """The page's token; with no page named, the only (or first) one."""
-        if page_id is not None and page_id in self._tokens:
-            return self._tokens[page_id]
-        if self._default is not None:
-            return self._default
-        if page_id is None and self._tokens:
-            return next(iter(self._tokens.values()))
-        raise GraphError(f"no token for page {page_id}", sent=False)
+    def _own(self, wait: float) -> tuple[str, str] | None:
+        """The single token's page and linked Instagram account, asked of Graph once."""
+        if self.accounts.default is None:
+            return None
+
+        def ask(seconds: float) -> tuple[str, str]:
+            fields = {"fields": "id,instagram_business_account"}
+            me = self.api("GET", "/me", params=fields, seconds=seconds)
+            linked = me.get("instagram_business_account")
+            return str(me["id"]), str(linked.get("id", "")) if isinstance(linked, dict) else ""
+
+        return self.accounts.own(ask, wait)
+
+    def route(self, account: str | None) -> Route:
+        """Where a call for this account goes (its host, path id, auth and channel)."""
+        return self.accounts.route(account, self._own(0) if account else None)
 
     def history(
-        self, page_id: str, person_id: str, limit: int, deadline: Deadline
+        self, account: str, person_id: str, limit: int, deadline: Deadline
     ) -> list[HistoryMessage]:
         """The conversation's latest `limit` messages in one request, oldest first."""
+        route = self.route(account)
         fields = f"messages.limit({limit}){{message,from,created_time}}"
-        params = {"platform": "messenger", "user_id": person_id, "fields": fields}
-        path = f"/{page_id}/conversations"
+        params = {"platform": route.channel, "user_id": person_id, "fields": fields}
+        path = f"/{route.path_id}/conversations"
         # One try: the allowance (app/history.py) granted one call, and Meta counts each.
-        body = self._call("GET", path, deadline, page_id, retry.ONCE, "history", params=params)
+        body = self._call("GET", path, deadline, route, retry.ONCE, "history", params=params)
         threads = body.get("data") if isinstance(body, dict) else None
         thread = threads[0] if isinstance(threads, list) and threads else None
         box = thread.get("messages") if isinstance(thread, dict) else None
         messages = box.get("data") if isinstance(box, dict) else None
         if not isinstance(messages, list):
             return []  # a new conversation, or a shape we do not know: no history
-        listed = [m for m in (_history_message(raw, page_id) for raw in messages) if m]
+        listed = [m for m in (_history_message(raw, account) for raw in messages) if m]
         # Graph lists newest first; reversing first keeps same-second messages in their order.
         return sorted(reversed(listed), key=lambda m: m.created)
 
-    def send_text(self, page_id: str, person_id: str, text: str, deadline: Deadline) -> str:
+    def send_text(self, account: str, person_id: str, text: str, deadline: Deadline) -> str:
         """Send one text message as a reply; return Meta's message id."""
-        body = {
-            "recipient": {"id": person_id},
-            "messaging_type": "RESPONSE",
-            "message": {"text": text},
-        }
-        path = f"/{page_id}/messages"
-        answer = self._call("POST", path, deadline, page_id, retry.SEND, "send", json=body)
+        route = self.route(account)
+        body: dict[str, Any] = {"recipient": {"id": person_id}, "message": {"text": text}}
+        if not route.instagram_login:  # Instagram Login's own samples send no messaging_type
+            body["messaging_type"] = "RESPONSE"
+        path = f"/{route.path_id}/messages"
+        answer = self._call("POST", path, deadline, route, retry.SEND, "send", json=body)
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
-    def sender_action(self, page_id: str, person_id: str, action: str, deadline: Deadline) -> None:
+    def sender_action(self, account: str, person_id: str, action: str, deadline: Deadline) -> None:
         """Show typing_on / typing_off / mark_seen to the person."""
+        route = self.route(account)
         body = {"recipient": {"id": person_id}, "sender_action": action}
-        path = f"/{page_id}/messages"
-        self._call("POST", path, deadline, page_id, retry.ONCE, "sender_action", json=body)
+        path = f"/{route.path_id}/messages"
+        self._call("POST", path, deadline, route, retry.ONCE, "sender_action", json=body)
 
     def api(
         self,
@@ -153,14 +149,15 @@ class GraphClient:
         """Any other Graph call (operator commands): same auth, proof and error handling; reads
         are tried again like the pipeline's."""
         policy = retry.READ if method == "GET" else retry.ONCE
-        return self._call(method, path, Deadline(seconds), page_id, policy, "api", **kwargs)
+        route = self.accounts.route(page_id)
+        return self._call(method, path, Deadline(seconds), route, policy, "api", **kwargs)
 
     def _call(
         self,
         method: str,
         path: str,
         deadline: Deadline,
-        page_id: str | None,
+        route: Route,
         policy: retry.Policy,
         call: str,
         **kwargs: Any,
@@ -169,7 +166,7 @@ class GraphClient:
         the failure that ends it is counted under `call` and Meta's code."""
         for attempt in range(policy.tries):
             try:
-                return self._request(method, path, deadline, page_id, **kwargs)
+                return self._request(method, path, deadline, route, **kwargs)
             except GraphError as exc:
                 pause = policy.pause_before(attempt)
                 last = attempt + 1 == policy.tries
@@ -178,17 +175,18 @@ class GraphClient:
                     or not policy.again(exc)
                     or deadline.remaining() < pause + retry.MIN_AFTER_PAUSE
                 ):
-                    metrics.GRAPH_ERRORS.labels(call, metrics.graph_code(exc)).inc()
+                    code = metrics.graph_code(exc)
+                    metrics.GRAPH_ERRORS.labels(call, code, route.channel).inc()
                     raise
                 log.info("Graph %s %s failed, trying again: %s", method, path.split("/")[-1], exc)
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _request(
-        self, method: str, path: str, deadline: Deadline, page_id: str | None, **kwargs: Any
+        self, method: str, path: str, deadline: Deadline, route: Route, **kwargs: Any
     ) -> Any:
         """One Graph request inside the budget; errors become GraphError."""
-        headers, proof = self._auth[self._token(page_id)]
+        headers, proof = route.headers, route.proof
         read_timeout = deadline.cap(self.timeout)
         if read_timeout <= 0.05:
             raise GraphError("no time left in the request budget", sent=False)
@@ -197,7 +195,7 @@ class GraphClient:
         try:
             response = self._session.request(
                 method,
-                self.base_url + path,
+                route.base_url + path,
                 params=params,
                 headers=headers,
                 timeout=timeout,
@@ -226,7 +224,7 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
-def _history_message(raw: Any, page_id: str) -> HistoryMessage | None:
+def _history_message(raw: Any, account: str) -> HistoryMessage | None:
     """One message of the Conversations API answer, or None when it cannot be read."""
     if not isinstance(raw, dict):
         return None
@@ -238,7 +236,7 @@ def _history_message(raw: Any, page_id: str) -> HistoryMessage | None:
     return HistoryMessage(
         id=str(raw.get("id", "")),
         text=text.strip() or "[attachment]",
-        from_page=str(sender.get("id", "")) == page_id,
+        from_page=str(sender.get("id", "")) == account,
         created=created,
     )
 
@@ -260,3 +258,16 @@ def page_tokens(config: Mapping[str, Any]) -> str | dict[str, str]:
     if pages:
         return {page_id: page["token"] for page_id, page in pages.items()}
     return config["FB_PAGE_ACCESS_TOKEN"]
+
+
+def instagram_accounts(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The Instagram accounts of the settings, as GraphClient takes them: those linked to a
+    Page of FB_PAGE_TOKENS, and those of INSTAGRAM_ACCOUNTS (Instagram Login)."""
+    pages = config.get("FB_PAGE_TOKENS") or {}
+    login = config.get("INSTAGRAM_ACCOUNTS") or {}
+    return {
+        "linked": {p["instagram_id"]: page for page, p in pages.items() if p.get("instagram_id")},
+        "instagram": {account: entry["token"] for account, entry in login.items()},
+        "instagram_url": config.get("INSTAGRAM_GRAPH_API_URL") or "",
+        "instagram_secret": config.get("INSTAGRAM_APP_SECRET") or "",
+    }

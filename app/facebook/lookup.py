@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .errors import GraphError
 
@@ -22,11 +23,11 @@ class Once:
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.value: str | None = None
+        self.value: Any = None
         self._failed_at = float("-inf")
         self._lock = threading.Lock()
 
-    def get(self, ask: Callable[[float], str], wait: float) -> str | None:
+    def get(self, ask: Callable[[float], Any], wait: float) -> Any:
         """The value, asking `ask(seconds)` for it when it is not known and may be asked now;
         `wait`: the most this caller may spend, waiting for another's lookup or its own."""
         if self.value is None and self._may_ask() and self._lock.acquire(timeout=max(0, wait)):

@@ -149,8 +149,9 @@ class Ledger(Protocol):
         """Context manager: wait up to `wait` s for this message's turn; yield it (truthy when
         it came)."""
 
-    def pause(self, name: str, seconds: float) -> None:
-        """Keep the bot quiet for `name` for a while."""
+    def pause(self, name: str, seconds: float, since: float | None = None) -> None:
+        """Keep the bot quiet for `name` until `since` (default now) + `seconds`; a pause that
+        ends later already stays as it is."""
 
     def paused_until(self, name: str) -> float | None:
         """When the pause for `name` ends (epoch seconds), or None when there is none."""

@@ -164,9 +164,9 @@ class Guarded:
         finally:
             self._use("leave turn", release.close, None)
 
-    def pause(self, name: str, seconds: float) -> None:
+    def pause(self, name: str, seconds: float, since: float | None = None) -> None:
         """Best effort: without the store the bot cannot stay quiet."""
-        self._use("pause", lambda: self.store.pause(name, seconds), None)
+        self._use("pause", lambda: self.store.pause(name, seconds, since), None)
 
     def paused_until(self, name: str) -> float | None:
         """For the operator: errors reach the command, which says so."""

@@ -148,11 +148,13 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         """Leave the queue, and the turn when holding it."""
         self._leave(self._turn_keys(name), [key])
 
-    def pause(self, name: str, seconds: float) -> None:
-        """The pause's end, in a key that Redis drops a while after it (a later pause wins)."""
-        until = self.clock() + seconds
-        key = self.prefix + f"pause:{name}"
-        self._pause(keys=[key], args=[until, int((seconds + PAUSE_KEEP_SECONDS) * 1000)])
+    def pause(self, name: str, seconds: float, since: float | None = None) -> None:
+        """The pause's end, `since` (default now) + seconds, in a key that Redis drops a
+        while after it (a later pause wins)."""
+        now = self.clock()
+        until = (now if since is None else since) + seconds
+        keep_ms = int((max(0.0, until - now) + PAUSE_KEEP_SECONDS) * 1000)
+        self._pause(keys=[self.prefix + f"pause:{name}"], args=[until, keep_ms])
 
     def paused_until(self, name: str) -> float | None:
         """The pause's end, when it is ahead."""

@@ -186,12 +186,12 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory):
         ).fetchone()
         return count
 
-    def pause(self, name: str, seconds: float) -> None:
-        """Quiet until now + seconds (a later pause extends it)."""
+    def pause(self, name: str, seconds: float, since: float | None = None) -> None:
+        """Quiet until `since` (default now) + seconds (a later pause extends it)."""
         self._write(
             """INSERT INTO pauses (name, until) VALUES (?, ?)
                ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)""",
-            (name, self.clock() + seconds),
+            (name, (self.clock() if since is None else since) + seconds),
         )
 
     def paused_until(self, name: str) -> float | None:
