@@ -33,6 +33,10 @@ SECRETS = (
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 DEFAULT_INSTAGRAM_API_URL = "https://graph.instagram.com/v26.0"
 DEFAULT_STORY_MENTION_REPLY = "Thanks for the mention! 🙌"
+DEFAULT_FORGET_REPLY = (
+    "Done: I've deleted everything I kept of our conversation. Messenger still shows it to "
+    "you, and I won't read it back."
+)
 DEFAULT_MODEL = "gpt-6-luna"
 DEFAULT_SPEND_NOTICE = (
     "You've sent a lot of messages in a short time. Please wait a while before writing again."
@@ -63,6 +67,7 @@ EMPTY_MEANS_OFF = frozenset(
         "IMAGE_REPLY",
         "STICKER_REPLY",
         "STORY_MENTION_REPLY",
+        "FORGET_MENU_TITLE",
         "ATTACHMENT_REPLY",
         "WELCOME_MESSAGE",
         "SYSTEM_PROMPT",
@@ -125,6 +130,11 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "IMAGE_REPLY": (DEFAULT_IMAGE_REPLY, parse.text),
     "STICKER_REPLY": ("👍", parse.text),
     "STORY_MENTION_REPLY": (DEFAULT_STORY_MENTION_REPLY, parse.text),
+    # "Delete my data": a button (persistent menu, ice breaker) with this payload erases what
+    # the bot keeps of the person and answers FORGET_REPLY.
+    "FORGET_PAYLOAD": ("FORGET_ME", parse.text),
+    "FORGET_REPLY": (DEFAULT_FORGET_REPLY, parse.text),
+    "FORGET_MENU_TITLE": ("Delete my data", parse.text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, parse.text),
     "LOG_LEVEL": ("INFO", parse.log_level),
     "LOG_FORMAT": ("text", parse.log_format),

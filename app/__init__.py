@@ -9,6 +9,7 @@ from typing import Any
 import openai
 from flask import Flask
 
+from .erasure import Erasure
 from .facebook import GraphClient, instagram_accounts, page_tokens
 from .llm import ChatModel, make_client
 from .pipeline import Pipeline
@@ -51,13 +52,15 @@ def create_app(
         app.config["LEDGER_PATH"] = os.path.join(app.instance_path, "ledger.sqlite3")
     ledger = ledger or open_ledger(app.config)
     app.extensions["messenger"] = Pipeline(graph, model, ledger, Settings.from_config(app.config))
+    app.extensions["erasure"] = Erasure(graph, ledger)
 
-    from . import errors, health, webhook
+    from . import deletion, errors, health, webhook
     from .emulator import chat
     from .operator import messenger
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(deletion.bp)
     errors.init_app(app)
     app.cli.add_command(chat)
     app.cli.add_command(messenger)

@@ -13,9 +13,16 @@ def is_get_started(event: Event, settings: Settings) -> bool:
     return event.kind == POSTBACK and event.payload == settings.get_started_payload
 
 
+def is_forget(event: Event, settings: Settings) -> bool:
+    """The "Delete my data" button: erase what is kept of the person, then say so."""
+    return event.kind == POSTBACK and event.payload == settings.forget_payload
+
+
 def fixed_reply(event: Event, settings: Settings) -> str | None:
     """The configured reply for what the model is not asked about ("" when that reply is
     turned off); None for the model."""
+    if is_forget(event, settings):
+        return settings.forget_reply
     if is_get_started(event, settings) and settings.welcome_message:
         return settings.welcome_message
     if event.kind != ATTACHMENT:

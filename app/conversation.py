@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import metrics, prompt, render, text
-from .canned import fixed_reply, is_get_started
+from .canned import fixed_reply, is_forget, is_get_started
 from .deadline import Deadline
 from .events import INSTAGRAM
 from .facebook import GraphClient, GraphError
@@ -25,7 +25,7 @@ from .intake import Claimed
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
 from .outcome import CANNED, DEFERRED, FAILED, FALLBACK, MODEL, OVER_LIMIT, SEND_FAILED, Outcome
 from .settings import Settings
-from .store import Ledger
+from .store import Ledger, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,11 @@ class Conversation:
                     log.exception("pipeline failed mid=%s, sending the fallback", event.log_id)
                     fallback = self.settings.fallback_reply
                     outcome = self._deliver(claimed, fallback, FALLBACK, deadline, sent)
-                kept = self.history.replies(event, sent)
-                self.ledger.settle(event.key, turn, event.conversation, kept, outcome.disclosed)
+                # After "Delete my data", even its confirmation is not kept.
+                forgotten = is_forget(event, self.settings)
+                kept = [] if forgotten else self.history.replies(event, sent)
+                told = outcome.disclosed and not forgotten
+                self.ledger.settle(event.key, turn, event.conversation, kept, told)
         except NotSent as exc:
             self.ledger.release(event.key)
             return Outcome(DEFERRED, f"{exc}; given back for recovery")
@@ -102,6 +105,12 @@ class Conversation:
         """A fixed reply where one fits; else spend limit → typing → history → prompt → model
         → render → send. `sent` collects the parts that went out."""
         s, event, spent = self.settings, claimed.event, claimed.arrival.spent
+        if is_forget(event, s):
+            try:
+                self.ledger.erase(event.conversation)
+            except StoreUnavailable as exc:  # never say it is done when it is not
+                raise NotSent(f"could not erase: {exc}") from None
+            log.warning("erased what was kept mid=%s (the person asked)", event.log_id)
         canned = fixed_reply(event, s)
         if canned is not None:
             if not canned:
@@ -189,9 +198,9 @@ class Conversation:
                 return sent, exc
             sent.append((mid, part))
             if event.channel == INSTAGRAM:
-                # Its echo carries no app id: the part is kept at once, so that the echo
-                # (which may come before the reply is settled) is known as ours.
-                self.ledger.remember(event.conversation, self.history.replies(event, sent))
+                # Its echo carries no app id: the part's id is kept at once, so that the
+                # echo (which may come before the reply is settled) is known as ours.
+                self.ledger.sent([mid])
         return sent, None
 
 

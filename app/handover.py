@@ -81,7 +81,7 @@ class Handover:
         if not event.app_id:
             # Instagram's echoes carry no app id, ours included: ours are known by their id,
             # kept as each part went out (app/conversation.py).
-            if event.channel == INSTAGRAM and event.mid and self._sent_by_us(event):
+            if event.channel == INSTAGRAM and event.mid and self.ledger.was_sent(event.mid):
                 return OURS
             return TEAM
         if event.app_id == PAGE_INBOX_APP_ID:
@@ -92,11 +92,6 @@ class Handover:
         if ours is None:
             return UNKNOWN
         return OURS if event.app_id == ours else TEAM
-
-    def _sent_by_us(self, event: Event) -> bool:
-        """Whether the conversation keeps this message as one the bot sent."""
-        kept = self.ledger.transcript(event.conversation).entries
-        return any(entry.id == event.mid and entry.from_page for entry in kept)
 
     def _pause(self, event: Event, seconds: float) -> bool:
         """Pause from the event's own time (now, when it has none); False when that pause

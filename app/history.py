@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from . import metrics
 from .deadline import Deadline
-from .events import ATTACHMENT, POSTBACK, Event
+from .events import ATTACHMENT, EDIT, POSTBACK, Event
 from .facebook import GraphClient, GraphError
 from .store import Entry, Ledger
 
@@ -98,6 +98,15 @@ class History:
             entry = Entry(event.key, event.text.strip(), True, self._written(event))
             self.store.remember(event.conversation, [entry])
 
+    def change(self, event: Event) -> str:
+        """The person edited or unsent an earlier message: the kept conversation follows (the
+        edited words reach the model from now on; an unsent message never again)."""
+        if event.detail == EDIT:
+            found = self.store.edit(event.conversation, event.key, event.text.strip())
+            return "edited" if found else "edit of a message not kept"
+        found = self.store.unsend(event.conversation, event.key)
+        return "unsent, dropped from the conversation" if found else "unsent, not kept"
+
     def _written(self, event: Event) -> float:
         """When a message was written: Meta's timestamp, or now when it has none."""
         return event.timestamp / 1000 if event.timestamp else self.clock()
@@ -147,10 +156,13 @@ class History:
             return kept.entries, partial
         finally:
             self.store.read_done(event.page_id, ticket)
+        # What the person had erased stays erased: Meta's inbox still holds it.
+        erased = self.store.erased_at(event.conversation) or 0.0
         seeded = [
             Entry(m.id, m.text, m.from_page, m.created.timestamp())
             for m in _before(event, listed)
-            if not _kept_already(m.id, m.text, m.from_page, m.created.timestamp(), kept.entries)
+            if m.created.timestamp() > erased
+            and not _kept_already(m.id, m.text, m.from_page, m.created.timestamp(), kept.entries)
         ]
         self.store.remember(event.conversation, seeded, known=True)
         merged = sorted([*kept.entries, *seeded], key=lambda e: e.at)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .canned import fixed_reply
 from .deadline import Deadline
-from .events import ECHO, Event
+from .events import ECHO, EDIT, UNSENT, Event
 from .facebook import GraphClient
 from .handover import THREAD_CONTROL, Handover
 from .history import History
@@ -65,6 +65,10 @@ class Intake:
         store cannot keep it now."""
         if event.kind == ECHO or event.detail in THREAD_CONTROL:
             return self._from_the_page(event, deadline)
+        if event.detail in (EDIT, UNSENT) and event.mid and event.person_id:
+            if not self.graph.serves(event.page_id, deadline.cap(LOOKUP_SECONDS)):
+                return ignored(f"{event.detail} for a page not ours, {event.page_id}")
+            return ignored(self.history.change(event))
         if not event.from_person:
             return ignored(f"{event.kind}{': ' + event.detail if event.detail else ''}")
         if not self.graph.serves(event.page_id, deadline.cap(LOOKUP_SECONDS)):

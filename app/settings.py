@@ -38,6 +38,8 @@ class Settings:
     image_reply: str
     sticker_reply: str
     story_mention_reply: str
+    forget_payload: str
+    forget_reply: str
     attachment_reply: str
     human_pause_minutes: float
     app_id: str

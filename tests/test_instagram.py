@@ -249,3 +249,15 @@ def test_an_account_we_do_not_serve_is_not_answered(app, graph, model):
     other = ig_body(ig_text("hi", "15", account="17841499999999"), account="17841499999999")
     assert post_signed(app, other).status_code == 200
     assert texts(graph) == [] and model.requests == []
+
+
+def test_an_unsent_message_leaves_the_kept_conversation_and_never_reaches_the_model(
+    app, graph, model
+):
+    linked_graph(graph)
+    post_signed(app, ig_body(ig_text("my address is 1 Main St", "16")))
+    unsent = ig_message({"mid": "aWdf16", "is_deleted": True}, ts=NOW_MS + 500)
+    assert post_signed(app, ig_body(unsent)).status_code == 200
+    post_signed(app, ig_body(ig_text("what do you sell?", "17", ts=NOW_MS + 1000)))
+    assert "my address is 1 Main St" not in json.dumps(model.requests[-1])
+    assert len(texts(graph)) == 2  # no reply to the unsend

@@ -66,6 +66,9 @@ def written_and_meant(tmp_path: Path) -> tuple[dict[str, str], dict[str, object]
         ),
         "INSTAGRAM_APP_SECRET": ("ig-secret-x", "ig-secret-x"),
         "STORY_MENTION_REPLY": ("Seen it!", "Seen it!"),
+        "FORGET_PAYLOAD": ("ERASE", "ERASE"),
+        "FORGET_REPLY": ("Gone.", "Gone."),
+        "FORGET_MENU_TITLE": ("", ""),  # set empty: no menu item
         "FB_GRAPH_API_URL": (
             "https://graph.example.test/v25.0/",
             "https://graph.example.test/v25.0",

@@ -31,10 +31,12 @@ def _own_disk_only() -> bool:
 
 
 def _conversation(psid: str, page: str | None) -> str:
-    """The store's name for the page and person: the page from --page, FB_PAGE_TOKENS, or
-    asked of Graph for a single token."""
+    """The store's name for the page (or Instagram account) and person: the account from
+    --page, FB_PAGE_TOKENS, or asked of Graph for a single token."""
     if not psid.isdigit():
         _fail(f"{psid!r} is not a page-scoped id (the digits Meta gives a person)", [])
+    if page is not None and _graph().accounts.serves(page, None) and page not in _pages():
+        return f"{page}:{psid}"  # an Instagram account we answer for
     chosen = _page(page)
     if chosen is None:
         try:
@@ -42,6 +44,11 @@ def _conversation(psid: str, page: str | None) -> str:
         except GraphError as exc:
             _graph_failed("cannot learn the page of FB_PAGE_ACCESS_TOKEN (or give --page)", exc)
     return f"{chosen}:{psid}"
+
+
+def _pages() -> list[str]:
+    """The pages of FB_PAGE_TOKENS."""
+    return list(current_app.config.get("FB_PAGE_TOKENS") or {})
 
 
 def _store():

@@ -171,6 +171,34 @@ class Ledger(Protocol):
     def forget(self, conversation: str) -> None:
         """Drop the conversation's entries; it is unknown again."""
 
+    def erase(self, conversation: str) -> None:
+        """Drop everything kept of the conversation; keep only the time, under a key that
+        names nobody (app/store/privacy.py)."""
+
+    def erased_at(self, conversation: str) -> float | None:
+        """When the conversation was last erased (Graph's older messages stay out)."""
+
+    def export(self, conversation: str) -> dict:
+        """Everything kept of the conversation, as plain values."""
+
+    def edit(self, conversation: str, entry_id: str, text: str) -> bool:
+        """Replace a kept message's text (the person edited it)."""
+
+    def unsend(self, conversation: str, entry_id: str) -> bool:
+        """Drop a kept message (the person unsent it)."""
+
+    def sent(self, ids: list[str]) -> None:
+        """Remember for a while that we sent these messages (ids only)."""
+
+    def was_sent(self, message_id: str) -> bool:
+        """Whether we sent this message lately."""
+
+    def record_deletion(self, code: str, status: str) -> None:
+        """Keep the status of one of Meta's deletion requests under its code."""
+
+    def deletion(self, code: str) -> str | None:
+        """That status."""
+
     def allow_read(self, page: str, longest: float) -> str | None:
         """A ticket for one Conversations API call of the page's allowance, or None when there
         is none now; the call holds its place until read_done, at most `longest` seconds."""

@@ -205,6 +205,45 @@ class Guarded:
         """Best effort."""
         self._use("hold_reads", lambda: self.store.hold_reads(page, seconds), None)
 
+    def erase(self, conversation: str) -> None:
+        """An erasure must not be said done when it was not: StoreUnavailable."""
+        self._use("erase", lambda: self.store.erase(conversation), None, strict=True)
+
+    def erased_at(self, conversation: str) -> float | None:
+        """Without the store, no history is read from Graph at all (see History), so an
+        unknown erasure cannot be undone by a read."""
+        return self._use("erased_at", lambda: self.store.erased_at(conversation), None)
+
+    def export(self, conversation: str) -> dict:
+        """For the operator: errors reach the command, which says so."""
+        return self.store.export(conversation)
+
+    def edit(self, conversation: str, entry_id: str, text: str) -> bool:
+        """Best effort: the message keeps its first words."""
+        return self._use("edit", lambda: self.store.edit(conversation, entry_id, text), False)
+
+    def unsend(self, conversation: str, entry_id: str) -> bool:
+        """Best effort."""
+        return self._use("unsend", lambda: self.store.unsend(conversation, entry_id), False)
+
+    def sent(self, ids: list[str]) -> None:
+        """Best effort: an echo we cannot recognise pauses the bot (it looks like the team)."""
+        self._use("sent", lambda: self.store.sent(ids), None)
+
+    def was_sent(self, message_id: str) -> bool:
+        """Without the store, an echo is taken for ours: a bot that silences itself after
+        every reply is worse than one that misses a team's reply."""
+        return self._use("was_sent", lambda: self.store.was_sent(message_id), True)
+
+    def record_deletion(self, code: str, status: str) -> None:
+        """A request whose status cannot be kept must not be confirmed: StoreUnavailable."""
+        record = lambda: self.store.record_deletion(code, status)  # noqa: E731
+        self._use("record deletion", record, None, strict=True)
+
+    def deletion(self, code: str) -> str | None:
+        """A status page with the store away says so (StoreUnavailable)."""
+        return self._use("deletion", lambda: self.store.deletion(code), None, strict=True)
+
 
 def _busy(exc: Exception) -> bool:
     """A store that is there but did not answer in time."""

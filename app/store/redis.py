@@ -25,13 +25,14 @@ import redis
 
 from .base import MAX_TRIES, OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn, Turns
 from .redis_memory import RedisMemory
+from .redis_privacy import RedisPrivacy
 from .redis_scripts import PAUSE_KEEP_SECONDS, SCRIPTS
 
 # How long a request waits for a free connection of the pool before the store counts as busy.
 POOL_WAIT_SECONDS = 1.0
 
 
-class RedisLedger(Options, Owner, Turns, RedisMemory):
+class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
     """Same behaviour as SQLiteLedger, in Redis."""
 
     def __init__(
@@ -57,6 +58,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         for name, script in SCRIPTS.items():
             setattr(self, f"_{name}", self.redis.register_script(script))
         self._memory_scripts()
+        self._privacy_scripts()
 
     def arrive(
         self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
@@ -72,11 +74,12 @@ class RedisLedger(Options, Owner, Turns, RedisMemory):
         return self._claim(*self._claim_call(key, "", False, ""))[0].decode()
 
     def _claim_call(self, key: str, conversation: str, spend: bool, event: str):
-        """The CLAIM script's 6 keys and 8 arguments."""
+        """The CLAIM script's 7 keys and 8 arguments."""
         now = self.clock()
         keys = [self.prefix + "done:" + key, self.prefix + "claim:" + key]
         keys += [self.prefix + f"pause:{conversation}", self._spend_key(conversation, now)]
         keys += [self.prefix + "unanswered", self._conversation_keys(conversation)[3]]
+        keys.append(self.prefix + f"claims-of:{conversation}")
         args = [self._owner(), now, self.prefix + "owner:", int(self.ttl * 1000)]
         args += [1 if spend else 0, int(self.window) + 60, key, event]
         return keys, args

@@ -33,7 +33,8 @@ return 0
 """
 
 CLAIM = """
--- KEYS: done, claim (hash: owner, event, spent), pause, spend counter, unanswered (zset), told
+-- KEYS: done, claim (hash: owner, event, spent), pause, spend counter, unanswered (zset), told,
+-- the conversation's claims (set: what erasure must find)
 -- ARGV: owner, now, owner key prefix, claim_ms, count (1/0), counter_s, key, event
 -- Returns {state, paused (1/0), calls counted in the window (0 when not counted), told (1/0)}.
 -- A claim is new once: taking it over (a dead owner, or given back) counts nothing again.
@@ -55,6 +56,8 @@ redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'event', ARGV[8], 'at', ARGV[2], '
   'spent', 0)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[7])
+redis.call('SADD', KEYS[7], ARGV[7])
+redis.call('PEXPIRE', KEYS[7], ARGV[4])
 if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[2]) then
   return {'taken', 1, 0, told}
 end
@@ -71,13 +74,13 @@ ARRIVE = (
     "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
     "local function claim(KEYS, ARGV)\n" + CLAIM + "\nend\n"
     """
--- KEYS: the claim's 6, then the transcript's 4; ARGV: the claim's 8, then the transcript's
+-- KEYS: the claim's 7, then the transcript's 4; ARGV: the claim's 8, then the transcript's
 local ca, ra = {}, {}
 for i = 1, #ARGV do
   if i <= 8 then ca[i] = ARGV[i] else ra[i - 8] = ARGV[i] end
 end
-remember({KEYS[7], KEYS[8], KEYS[9], KEYS[10]}, ra)
-return claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, ca)
+remember({KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, ra)
+return claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}, ca)
 """
 )
 

@@ -25,6 +25,8 @@ from .base import (
 from .sqlite_claims import LEAVE_SQL, SQLiteClaims
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
+from .sqlite_privacy import SCHEMA as PRIVACY_SCHEMA
+from .sqlite_privacy import SQLitePrivacy
 
 SWEEP_BATCH = 5000
 # Columns added since the first release, for files written before them.
@@ -34,6 +36,7 @@ ADDED = {
         "event": "TEXT",
         "tries": "INTEGER NOT NULL DEFAULT 0",
         "spent": "INTEGER NOT NULL DEFAULT 0",
+        "conversation": "TEXT",
     },
     "turns": {"owner": "TEXT"},
     "conversations": {"told": "INTEGER NOT NULL DEFAULT 0"},
@@ -42,20 +45,22 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS claims_by_expiry ON claims (expires_at);
 CREATE INDEX IF NOT EXISTS claims_unanswered ON claims (claimed_at) WHERE answered_at IS NULL;
 CREATE INDEX IF NOT EXISTS turns_by_expiry ON turns (expires_at);
+CREATE INDEX IF NOT EXISTS claims_by_conversation ON claims (conversation);
 """
 OWNERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, alive_until REAL NOT NULL);
 """
 
 
-class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory):
+class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePrivacy):
     """The ledger in one SQLite file; each thread keeps its own connections."""
 
     SCHEMA = (
         """
     CREATE TABLE IF NOT EXISTS claims (
         key TEXT PRIMARY KEY, claimed_at REAL NOT NULL, answered_at REAL, expires_at REAL NOT NULL,
-        owner TEXT, event TEXT, tries INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0);
+        owner TEXT, event TEXT, tries INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0,
+        conversation TEXT);
     CREATE TABLE IF NOT EXISTS turns (
         name TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL, holding INTEGER NOT NULL,
         expires_at REAL NOT NULL, owner TEXT, PRIMARY KEY (name, key));
@@ -65,6 +70,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory):
     CREATE TABLE IF NOT EXISTS pauses (name TEXT PRIMARY KEY, until REAL NOT NULL);
     """
         + MEMORY_SCHEMA
+        + PRIVACY_SCHEMA
     )
 
     def __init__(self, path: str, **options: Any) -> None:
@@ -240,6 +246,8 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory):
                 )
             db.execute("DELETE FROM spend WHERE window < ?", (int(now // self.window) - 1,))
             db.execute("DELETE FROM pauses WHERE until < ?", (now,))
+            db.execute("DELETE FROM deletions WHERE expires_at < ?", (now,))
+            db.execute("DELETE FROM sent WHERE expires_at < ?", (now,))
             self._sweep_memory(db, now)
         self._owners().execute(
             "DELETE FROM owners WHERE alive_until < ?", (now - OWNER_TTL_SECONDS,)

@@ -23,7 +23,7 @@ class SQLiteClaims:
         now, owner = self.clock(), self._owner()
         with self._db() as db:
             self._keep(db, conversation, [entry], False, now)
-            state, spent = self._take(db, key, now, owner, event)
+            state, spent = self._take(db, key, now, owner, event, conversation)
             if state != TAKEN:
                 return Arrival(state)
             told = db.execute(
@@ -44,9 +44,11 @@ class SQLiteClaims:
         """Take the id, unless it was answered or a live owner is answering it."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
-            return self._take(db, key, now, owner, "")[0]
+            return self._take(db, key, now, owner, "", "")[0]
 
-    def _take(self, db, key: str, now: float, owner: str, event: str) -> tuple[str, int | None]:
+    def _take(
+        self, db, key: str, now: float, owner: str, event: str, conversation: str
+    ) -> tuple[str, int | None]:
         """The claim's statements, inside the caller's transaction: the state, and for a claim
         taken over (from a dead owner, or given back) the calls counted when it was new
         (None for a new claim)."""
@@ -63,9 +65,9 @@ class SQLiteClaims:
             return TAKEN, row[2]
         db.execute(
             """INSERT OR REPLACE INTO claims
-               (key, claimed_at, answered_at, expires_at, owner, event, tries, spent)
-               VALUES (?, ?, NULL, ?, ?, ?, 0, 0)""",
-            (key, now, now + self.ttl, owner, event),
+               (key, claimed_at, answered_at, expires_at, owner, event, tries, spent, conversation)
+               VALUES (?, ?, NULL, ?, ?, ?, 0, 0, ?)""",
+            (key, now, now + self.ttl, owner, event, conversation),
         )
         return TAKEN, None
 
