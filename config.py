@@ -33,6 +33,10 @@ SECRETS = (
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 DEFAULT_INSTAGRAM_API_URL = "https://graph.instagram.com/v26.0"
 DEFAULT_STORY_MENTION_REPLY = "Thanks for the mention! 🙌"
+DEFAULT_HANDOVER_REPLY = (
+    "I've asked someone from our team to take over. They'll reply here and can see our "
+    "conversation."
+)
 DEFAULT_FORGET_REPLY = (
     "Done: I've deleted everything I kept of our conversation. Messenger still shows it to "
     "you, and I won't read it back."
@@ -68,6 +72,8 @@ EMPTY_MEANS_OFF = frozenset(
         "STICKER_REPLY",
         "STORY_MENTION_REPLY",
         "FORGET_MENU_TITLE",
+        "HANDOVER_REPLY",
+        "HANDOVER_MENU_TITLE",
         "ATTACHMENT_REPLY",
         "WELCOME_MESSAGE",
         "SYSTEM_PROMPT",
@@ -135,6 +141,13 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "FORGET_PAYLOAD": ("FORGET_ME", parse.text),
     "FORGET_REPLY": (DEFAULT_FORGET_REPLY, parse.text),
     "FORGET_MENU_TITLE": ("Delete my data", parse.text),
+    # "Talk to a person": the model may hand the conversation to the page's team (a tool it
+    # is offered), and so does a button with HANDOVER_PAYLOAD. Empty HANDOVER_REPLY: no tool.
+    "HANDOVER_REPLY": (DEFAULT_HANDOVER_REPLY, parse.text),
+    "HANDOVER_PAYLOAD": ("TALK_TO_HUMAN", parse.text),
+    # The app that gets the thread; empty: the channel's inbox (Page Inbox, Instagram Inbox).
+    "HANDOVER_APP_ID": ("", parse.app_id),
+    "HANDOVER_MENU_TITLE": ("Talk to a person", parse.text),
     "ATTACHMENT_REPLY": (DEFAULT_ATTACHMENT_REPLY, parse.text),
     "LOG_LEVEL": ("INFO", parse.log_level),
     "LOG_FORMAT": ("text", parse.log_format),

@@ -90,6 +90,13 @@ def prices(raw: str) -> dict[str, dict[str, float]]:
     return prices
 
 
+def app_id(raw: str) -> str:
+    """One app id (digits)."""
+    if not raw.isdigit():
+        raise ValueError("must be an app id (digits)")
+    return raw
+
+
 def app_ids(raw: str) -> frozenset[str]:
     """Comma-separated app ids."""
     ids = frozenset(part.strip() for part in raw.split(",") if part.strip())

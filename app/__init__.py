@@ -9,6 +9,7 @@ from typing import Any
 import openai
 from flask import Flask
 
+from . import escalation
 from .erasure import Erasure
 from .facebook import GraphClient, instagram_accounts, page_tokens
 from .llm import ChatModel, make_client
@@ -39,6 +40,7 @@ def create_app(
         pool_size=app.config["WEB_THREADS"],
         **instagram_accounts(app.config),
     )
+    settings = Settings.from_config(app.config)
     model = ChatModel(
         openai_client or make_client(app.config["OPENAI_API_KEY"], app.config["OPENAI_BASE_URL"]),
         app.config["OPENAI_MODEL"],
@@ -47,11 +49,12 @@ def create_app(
         max_tokens=app.config["OPENAI_MAX_TOKENS"],
         reasoning_effort=app.config["OPENAI_REASONING_EFFORT"],
         retries=app.config["OPENAI_MAX_RETRIES"],
+        tools=escalation.tools(settings),
     )
     if not app.config["LEDGER_PATH"]:
         app.config["LEDGER_PATH"] = os.path.join(app.instance_path, "ledger.sqlite3")
     ledger = ledger or open_ledger(app.config)
-    app.extensions["messenger"] = Pipeline(graph, model, ledger, Settings.from_config(app.config))
+    app.extensions["messenger"] = Pipeline(graph, model, ledger, settings)
     app.extensions["erasure"] = Erasure(graph, ledger)
 
     from . import deletion, errors, health, webhook

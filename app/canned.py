@@ -23,6 +23,12 @@ def fixed_reply(event: Event, settings: Settings) -> str | None:
     turned off); None for the model."""
     if is_forget(event, settings):
         return settings.forget_reply
+    if (
+        settings.handover_reply
+        and event.kind == POSTBACK
+        and (event.payload == settings.handover_payload)
+    ):
+        return settings.handover_reply  # the "Talk to a person" button (app/escalation.py)
     if is_get_started(event, settings) and settings.welcome_message:
         return settings.welcome_message
     if event.kind != ATTACHMENT:

@@ -18,12 +18,23 @@ from datetime import UTC, datetime
 from . import metrics, prompt, render, text
 from .canned import fixed_reply, is_forget, is_get_started
 from .deadline import Deadline
+from .escalation import BUTTON, TOOL_NAME, WORDS, Escalation, is_button
 from .events import INSTAGRAM
 from .facebook import GraphClient, GraphError
 from .history import History
 from .intake import Claimed
-from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError, Usage
-from .outcome import CANNED, DEFERRED, FAILED, FALLBACK, MODEL, OVER_LIMIT, SEND_FAILED, Outcome
+from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError
+from .outcome import (
+    CANNED,
+    DEFERRED,
+    FAILED,
+    FALLBACK,
+    HANDOVER,
+    MODEL,
+    OVER_LIMIT,
+    SEND_FAILED,
+    Outcome,
+)
 from .settings import Settings
 from .store import Ledger, StoreUnavailable
 
@@ -54,6 +65,7 @@ class Conversation:
         self.ledger = ledger
         self.history = history
         self.settings = settings
+        self.escalation = Escalation(graph, ledger, settings)
         # Typing indicators go out beside the model call, never in its way.
         self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
 
@@ -111,6 +123,8 @@ class Conversation:
             except StoreUnavailable as exc:  # never say it is done when it is not
                 raise NotSent(f"could not erase: {exc}") from None
             log.warning("erased what was kept mid=%s (the person asked)", event.log_id)
+        if is_button(event, s):  # "Talk to a person": no model needed
+            return self._hand_over(claimed, "the person tapped the button", BUTTON, deadline, sent)
         canned = fixed_reply(event, s)
         if canned is not None:
             if not canned:
@@ -135,8 +149,13 @@ class Conversation:
             note=prompt.note(event, welcome=is_get_started(event, s)),
             images=s.model_accepts_images,
         )
-        reply, made_by, usage = self._reply(event, messages, before_send)
+        reply, made_by, usage, call = self._reply(event, messages, before_send)
         metrics.count_tokens(event.page_id, event.channel, self.model.model, usage, s.openai_prices)
+        if call is not None and call.name == TOOL_NAME:
+            _after(typing)
+            reason = str(call.arguments.get("reason") or "")
+            outcome = self._hand_over(claimed, reason, WORDS, deadline, sent)
+            return replace(outcome, usage=str(usage))
         if made_by == MODEL:
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
             if not reply.strip():  # "#", an empty code fence: nothing a person can read
@@ -175,16 +194,26 @@ class Conversation:
         except GraphError as exc:
             log.warning("typing_on failed mid=%s: %s", event.log_id, exc)
 
-    def _reply(self, event, messages: list[dict], deadline: Deadline) -> tuple[str, str, Usage]:
-        """The model's reply, or the fallback text when there is none in time; and the tokens
-        it cost either way."""
+    def _reply(self, event, messages: list[dict], deadline: Deadline):
+        """The model's reply, or the fallback text when there is none in time; the tokens it
+        cost either way; and the function it called, if any."""
         try:
             answer = self.model.reply(messages, deadline)
         except ModelError as exc:
             log.warning("model failed mid=%s: %s", event.log_id, exc)
             metrics.MODEL_ERRORS.labels(self.model.model, exc.kind).inc()
-            return self.settings.fallback_reply, FALLBACK, exc.usage
-        return answer.text, MODEL, answer.usage
+            return self.settings.fallback_reply, FALLBACK, exc.usage, None
+        return answer.text, MODEL, answer.usage, answer.tool_call
+
+    def _hand_over(
+        self, claimed: Claimed, reason: str, via: str, deadline: Deadline, sent: list
+    ) -> Outcome:
+        """HANDOVER_REPLY to the person, then the thread to the team (app/escalation.py)."""
+        told = self._deliver(claimed, self.settings.handover_reply, HANDOVER, deadline, sent)
+        if told.kind != HANDOVER:  # the reply did not go out: nobody was told
+            return told
+        detail = self.escalation.pass_thread(claimed.event, reason, via, deadline)
+        return replace(told, detail=detail)
 
     def _send(self, event, parts: list[str], deadline: Deadline):
         """Send the parts in order, each after the previous succeeded; return Meta's id and the

@@ -51,6 +51,16 @@ DELIVERIES = Counter(
     "Webhook deliveries by how Meta sees them: ok, late (a 200 after 5 s) or failed (5xx)",
     ["result"],
 )
+HANDOVERS = Counter(
+    "messenger_handovers",
+    "Conversations handed to the page's team, by how the person asked (words, button)",
+    ["page", "channel", "via"],
+)
+HANDOVER_FAILURES = Counter(
+    "messenger_handover_failures",
+    "Hand-overs Meta refused (Conversation Routing not set up, the inbox app not connected)",
+    ["page", "channel", "code"],
+)
 RECOVERY = Counter(
     "messenger_recovery",
     "Acknowledged messages whose process died: recovered by another, or given up",

@@ -25,6 +25,7 @@ IGNORED = "ignored"  # nothing to answer (echoes, reads, other pages…)
 SEND_FAILED = "send_failed"  # Graph refused the reply for good
 DEFERRED = "deferred"  # not answered now: recovery (or Meta's redelivery) will
 FAILED = "failed"  # a bug; the claim was given back for recovery
+HANDOVER = "handover"  # HANDOVER_REPLY went out and the thread was passed to the team
 KINDS = (
     MODEL,
     FALLBACK,
@@ -36,8 +37,9 @@ KINDS = (
     SEND_FAILED,
     DEFERRED,
     FAILED,
+    HANDOVER,
 )
-REPLIED = frozenset({MODEL, FALLBACK, CANNED, OVER_LIMIT})
+REPLIED = frozenset({MODEL, FALLBACK, CANNED, OVER_LIMIT, HANDOVER})
 
 
 @dataclass(frozen=True)

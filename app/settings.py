@@ -40,6 +40,9 @@ class Settings:
     story_mention_reply: str
     forget_payload: str
     forget_reply: str
+    handover_reply: str
+    handover_payload: str
+    handover_app_id: str
     attachment_reply: str
     human_pause_minutes: float
     app_id: str

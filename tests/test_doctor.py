@@ -108,7 +108,8 @@ def test_a_healthy_setup_passes_every_check(cli, graph):
         "✓ OpenAI key and model: key accepted, model 'gpt-6-luna' available",
         "✓ model lifetime: no shutdown date announced for gpt-6-luna",
         "✓ model reply: gpt-6-luna answered (max_completion_tokens=512, temperature=0.2, "
-        "top_p=0.2, reasoning_effort=none) — note: adapted: max_tokens: the limit goes as "
+        "top_p=0.2, reasoning_effort=none, tools=hand_to_person, tool_choice=auto) — note: "
+        "adapted: max_tokens: the limit goes as "
         "max_completion_tokens",
         "✓ Graph API version: v26.0 (current)",
         "all checks passed",

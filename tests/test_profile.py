@@ -222,7 +222,9 @@ def test_apply_graph_error_exits_1_with_the_code_and_a_hint(cli, graph):
     graph.add(responses.POST, PROFILE_URL, status=400, json=error)
     result = cli.invoke(args=["messenger", "profile", "apply", str(EXAMPLE)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: could not set the profile: invalid parameter code=100")
+    assert result.stderr.startswith(
+        'error: could not set the profile: invalid parameter (Meta: "(#100) Invalid keys") code=100'
+    )
     assert "messenger doctor" in result.stderr
     assert "Traceback" not in result.output
 

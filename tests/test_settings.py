@@ -69,6 +69,10 @@ def written_and_meant(tmp_path: Path) -> tuple[dict[str, str], dict[str, object]
         "FORGET_PAYLOAD": ("ERASE", "ERASE"),
         "FORGET_REPLY": ("Gone.", "Gone."),
         "FORGET_MENU_TITLE": ("", ""),  # set empty: no menu item
+        "HANDOVER_REPLY": ("", ""),  # set empty: no hand-over
+        "HANDOVER_PAYLOAD": ("HUMAN", "HUMAN"),
+        "HANDOVER_APP_ID": ("123456", "123456"),
+        "HANDOVER_MENU_TITLE": ("Staff", "Staff"),
         "FB_GRAPH_API_URL": (
             "https://graph.example.test/v25.0/",
             "https://graph.example.test/v25.0",

@@ -80,7 +80,8 @@ def test_a_page_refused_is_named_with_the_fix_and_the_others_still_subscribed(tw
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [f"page 3000003: {SUBSCRIBED}"]
     assert result.stderr.splitlines() == [
-        f"error: page {PAGE}: could not subscribe: Graph error code=200 http=403",
+        f'error: page {PAGE}: could not subscribe: Graph error (Meta: "(#x) refused") code=200 '
+        "http=403",
         "  the page token lacks pages_manage_metadata: grant it when generating the token "
         "(outside development mode it needs Advanced Access through App Review)",
         "1 of 2 pages not subscribed",

@@ -130,6 +130,16 @@ class GraphClient:
         answer = self._call("POST", path, deadline, route, retry.SEND, "send", json=body)
         return str(answer.get("message_id", "")) if isinstance(answer, dict) else ""
 
+    def pass_thread(
+        self, account: str, person_id: str, app_id: str, metadata: str, deadline: Deadline
+    ) -> None:
+        """Conversation Routing: hand the person's thread to another app (the Page Inbox,
+        where the team works), with a note the team sees."""
+        route = self.route(account)
+        body = {"recipient": {"id": person_id}, "target_app_id": app_id, "metadata": metadata}
+        path = f"/{route.path_id}/pass_thread_control"
+        self._call("POST", path, deadline, route, retry.ONCE, "pass_thread", json=body)
+
     def sender_action(self, account: str, person_id: str, action: str, deadline: Deadline) -> None:
         """Show typing_on / typing_off / mark_seen to the person."""
         route = self.route(account)

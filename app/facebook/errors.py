@@ -40,9 +40,11 @@ class GraphError(Exception):
         sent: bool | None = None,
         timed_out: bool = False,
         retry_after: float | None = None,
+        words: str = "",
     ) -> None:
         super().__init__(meaning)
         self.meaning = meaning
+        self.words = words  # Meta's own message, for the operator
         self.status = status
         self.code = code
         self.subcode = subcode
@@ -64,7 +66,7 @@ class GraphError(Exception):
         )
 
     def __str__(self) -> str:
-        parts = [self.meaning]
+        parts = [self.meaning + (f' (Meta: "{self.words}")' if self.words else "")]
         if self.code is not None:
             parts.append(f"code={self.code}" + (f"/{self.subcode}" if self.subcode else ""))
         if self.status is not None:
@@ -91,6 +93,7 @@ def error_from(status: int, body: Any, headers: Mapping[str, str] | None = None)
         fbtrace_id=error.get("fbtrace_id"),
         sent=False,
         retry_after=regain_seconds(headers or {}),
+        words=str(error.get("message") or "")[:200],
     )
 
 

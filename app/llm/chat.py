@@ -10,6 +10,7 @@ caller with the request id.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -56,12 +57,22 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked us to call instead of (or beside) answering in words."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Reply:
-    """The model's answer: its text (marked when cut off) and what it cost."""
+    """The model's answer: its text (marked when cut off), what it cost, and a function it
+    called, if any."""
 
     text: str
     usage: Usage
     request_id: str | None = None
+    tool_call: ToolCall | None = None
 
 
 class ModelError(Exception):
@@ -108,6 +119,7 @@ class ChatModel:
         max_tokens: int,
         reasoning_effort: str | None = None,
         retries: int = 1,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -119,6 +131,7 @@ class ChatModel:
             top_p=top_p,
             max_tokens=max_tokens,
             effort=reasoning_effort,
+            tools=tools,
         )
 
     def reply(self, messages: list[dict[str, Any]], deadline: Deadline) -> Reply:
@@ -163,7 +176,7 @@ class ChatModel:
             else:
                 answer = _reply_of(completion, usage)
                 usage = answer.usage
-                if answer.text:
+                if answer.text or answer.tool_call:
                     return answer
                 spent_thinking = completion.choices and completion.choices[0].finish_reason == (
                     "length"
@@ -217,7 +230,21 @@ def _reply_of(completion: ChatCompletion, earlier: Usage) -> Reply:
     text = (getattr(choice.message, "content", None) or "").strip()
     if text and choice.finish_reason == "length":
         text = text.rstrip() + CUT_OFF_MARK
-    return Reply(text, usage, request_id)
+    return Reply(text, usage, request_id, _tool_call(choice.message))
+
+
+def _tool_call(message: Any) -> ToolCall | None:
+    """The first function the model called, its arguments as a dict (arguments that are not
+    a JSON object count as none: the model's JSON is not guaranteed)."""
+    calls = getattr(message, "tool_calls", None) or []
+    function = getattr(calls[0], "function", None) if calls else None
+    if function is None or not getattr(function, "name", None):
+        return None
+    try:
+        arguments = json.loads(function.arguments or "{}")
+    except ValueError:
+        arguments = {}
+    return ToolCall(function.name, arguments if isinstance(arguments, dict) else {})
 
 
 def usage_of(completion: Any) -> Usage:

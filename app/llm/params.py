@@ -24,11 +24,13 @@ TOKEN_PARAMS = ("max_completion_tokens", "max_tokens")
 SAMPLING = ("temperature", "top_p")
 # When a message names several of our parameters, the first of these is the one refused
 # ("only supports top_p when reasoning_effort resolves to 'none'" refuses top_p).
-BLAME_ORDER = (*SAMPLING, "reasoning_effort", *TOKEN_PARAMS)
+TOOLS = ("tools", "tool_choice")
+BLAME_ORDER = (*SAMPLING, "reasoning_effort", *TOKEN_PARAMS, *TOOLS)
 REFUSAL_CODES = frozenset({"unsupported_parameter", "unsupported_value"})
 REFUSAL_WORDS = re.compile(
     r"unsupported|not supported|does not support|doesn't support|only supports|"
-    r"unknown|unrecogni[sz]ed|unexpected|not permitted|not allowed|only .{0,40}is supported",
+    r"unknown|unrecogni[sz]ed|unexpected|not permitted|not allowed|only .{0,40}is supported|"
+    r"tool choice requires",
     re.IGNORECASE,
 )
 # Models known to reason neither by name nor by default: they never get `reasoning_effort`.
@@ -58,6 +60,8 @@ def refused_parameter(exc: Any, sent: dict[str, Any]) -> Refusal | None:
     if code not in REFUSAL_CODES and not REFUSAL_WORDS.search(message):
         return None
     named = [p for p in BLAME_ORDER if p in sent and re.search(rf"\b{p}\b", message)]
+    if not named and "tools" in sent and re.search(r"\btool", message, re.IGNORECASE):
+        named = ["tools"]  # "does not support tools", '"auto" tool choice requires …'
     return Refusal(named[0], value_only) if named else None
 
 
@@ -73,8 +77,12 @@ class Adapter:
         top_p: float,
         max_tokens: int,
         effort: str | None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> None:
+        """`tools`: functions the model may call (Chat Completions function calling)."""
         self.model = model
+        self._tools = tools or None
+        self._no_tools = False
         self.max_tokens = max_tokens
         self._sampling = {"temperature": temperature, "top_p": top_p}
         self._effort = None if model.startswith(CLASSIC_PREFIXES) else effort
@@ -99,6 +107,8 @@ class Adapter:
             effort = self._accepted_effort(wanted)
             if effort:
                 params["reasoning_effort"] = effort
+            if self._tools and not self._no_tools:
+                params.update(tools=self._tools, tool_choice="auto")
             return params
 
     def _accepted_effort(self, wanted: str | None) -> str | None:
@@ -134,6 +144,9 @@ class Adapter:
             if not self._no_effort:
                 self._no_effort = True
                 return "reasoning_effort: not sent any more"
+        if param in TOOLS and not self._no_tools:
+            self._no_tools = True
+            return "tools (function calling): not sent any more; buttons still work"
         if param in TOKEN_PARAMS and param == self._token_param:
             self._refused_tokens.add(param)
             other = next((p for p in TOKEN_PARAMS if p not in self._refused_tokens), None)

@@ -102,7 +102,10 @@ def chat_check(chat: ChatModel) -> Check:
         )
         fix = "check OPENAI_MODEL, OPENAI_BASE_URL and OPENAI_REASONING_EFFORT"
         return Check("fail", name, f"no reply: {exc.reason}{also}", fix)
-    sent = ", ".join(f"{k}={v}" for k, v in chat.adapter.params().items())
+    sent = ", ".join(
+        f"{k}={v}" if k != "tools" else "tools=" + "+".join(t["function"]["name"] for t in v)
+        for k, v in chat.adapter.params().items()
+    )
     detail = f"{chat.model} answered ({sent})"
     if chat.adapter.changes:
         return Check("ok", name, detail, "adapted: " + "; ".join(chat.adapter.changes))
