@@ -93,15 +93,19 @@ def profile_clear(fields: tuple[str, ...], page: str | None) -> None:
 
 @messenger.command("doctor")
 def doctor_command() -> None:
-    """Check the token, app secret, permissions, webhook, model and Graph version."""
+    """Check the tokens, app secret, permissions, webhooks, Instagram accounts, model and
+    Graph version."""
     state = current_app.extensions["messenger"]
     settings = current_app.config
+    pages = settings.get("FB_PAGE_TOKENS") or {}
     checks = doctor.run(
         state.graph,
         state.model,
         settings["FB_GRAPH_API_URL"],
-        pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
+        pages=list(pages) or ([None] if settings.get("FB_PAGE_ACCESS_TOKEN") else []),
         app_id=settings.get("FB_APP_ID") or "",
+        linked={page: entry["instagram_id"] for page, entry in pages.items()},
+        logins=list(settings.get("INSTAGRAM_ACCOUNTS") or {}),
     )
     checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
     for check in checks:
