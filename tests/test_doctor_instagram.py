@@ -1,22 +1,26 @@
 """The doctor checks each Instagram account: a Page's linked one through the Page, an Instagram
 Login one on its own host, with its own token."""
 
-import json
-
 import pytest
 import responses
 from responses import matchers
 
 from app.operator import messenger
 from app.signature import appsecret_proof
-from tests.conftest import GRAPH, PAGE, SETTINGS, build_app
+from tests.conftest import (
+    GRAPH,
+    IG,
+    IG_HOST,
+    IG_LOGIN,
+    IG_TOKEN,
+    PAGE,
+    PAGE_TOKEN,
+    SETTINGS,
+    build_app,
+    with_instagram,
+)
 from tests.test_doctor import doctor_lines, error, graph_answers, model_found, models_client
 
-IG = "17841400000001"  # the Instagram account linked to PAGE
-IG_LOGIN = "17841400000002"  # an Instagram Login account
-IG_HOST = "https://graph.instagram.test/v26.0"
-IG_TOKEN = "ig-user-token-0042"
-PAGE_TOKEN = "token-of-page-one"
 LINK_FIX = (
     "link the Instagram professional account to the Page in Meta Business Suite → Settings → "
     "Instagram accounts, or correct instagram_id in FB_PAGE_TOKENS"
@@ -41,9 +45,10 @@ def linked_to(mock, account: str | None, token: str = SETTINGS["FB_PAGE_ACCESS_T
     )
 
 
-def doctor_app(settings, model, **values):
-    """The app with these settings, the doctor's group and a model server that knows models."""
-    app = build_app(dict(settings, **values), openai_client=model.client())
+def doctor_app(settings, model, **accounts):
+    """The app with these Instagram accounts (`with_instagram`), the doctor's group and a model
+    server that knows models."""
+    app = build_app(with_instagram(settings, **accounts), openai_client=model.client())
     if "messenger" not in app.cli.commands:
         app.cli.add_command(messenger)
     app.extensions["messenger"].model.client = models_client(model_found)
@@ -59,8 +64,7 @@ def single(settings, model):
 @pytest.fixture
 def linked_page(settings, model):
     """FB_PAGE_TOKENS naming PAGE with its linked Instagram account."""
-    pages = {PAGE: {"token": PAGE_TOKEN, "instagram_id": IG}}
-    return doctor_app(settings, model, FB_PAGE_TOKENS=json.dumps(pages))
+    return doctor_app(settings, model, linked=True)
 
 
 def page_healthy(mock) -> None:
@@ -147,8 +151,7 @@ def test_a_page_that_cannot_say_its_instagram_account_fails_when_one_is_configur
 @pytest.fixture
 def login(settings, model):
     """One Instagram Login account beside the single page token."""
-    accounts = json.dumps({IG_LOGIN: {"token": IG_TOKEN}})
-    return doctor_app(settings, model, INSTAGRAM_ACCOUNTS=accounts, INSTAGRAM_GRAPH_API_URL=IG_HOST)
+    return doctor_app(settings, model, login=True)
 
 
 def login_answers(mock, me=None, apps=None) -> None:
@@ -248,11 +251,7 @@ def test_missing_recommended_instagram_fields_are_a_note(login, graph):
 
 
 def test_with_only_instagram_login_accounts_no_page_is_checked(settings, model, graph):
-    accounts = json.dumps({IG_LOGIN: {"token": IG_TOKEN}})
-    without_page = {k: v for k, v in settings.items() if k != "FB_PAGE_ACCESS_TOKEN"}
-    runner = doctor_app(
-        without_page, model, INSTAGRAM_ACCOUNTS=accounts, INSTAGRAM_GRAPH_API_URL=IG_HOST
-    )
+    runner = doctor_app(settings, model, login=True, page=False)
     login_answers(graph)
     code, lines, _ = doctor_lines(runner)
     assert code == 0, lines

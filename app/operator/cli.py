@@ -21,7 +21,7 @@ import config
 
 from ..facebook import GraphClient, GraphError
 from ..logs import mask
-from . import doctor, profile, subscription
+from . import doctor, instagram, profile, subscription
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 
@@ -121,30 +121,56 @@ NO_METADATA = (
     "the page token lacks pages_manage_metadata: grant it when generating the token "
     "(outside development mode it needs Advanced Access through App Review)"
 )
+NO_INSTAGRAM_MESSAGING = (
+    "the Instagram token lacks instagram_business_manage_messages: grant it when generating the "
+    "token (outside development mode it needs Advanced Access through App Review)"
+)
 
 
 @messenger.command("subscribe")
 def subscribe_command() -> None:
-    """Subscribe every configured page to the webhook fields the bot needs (again)."""
-    pages = list(current_app.config.get("FB_PAGE_TOKENS") or {})
-    if not pages:
+    """Subscribe every configured page and Instagram Login account to the webhook fields the
+    bot needs (again); a page's linked Instagram account rides on the page's subscription."""
+    settings = current_app.config
+    entries = settings.get("FB_PAGE_TOKENS") or {}
+    linked = {page: entry["instagram_id"] for page, entry in entries.items()}
+    if not entries and settings.get("FB_PAGE_ACCESS_TOKEN"):
         try:
-            pages = [str(_graph().api("GET", "/me", params={"fields": "id"})["id"])]
+            page, account = instagram.own_page(_graph())
         except GraphError as exc:
             _graph_failed("cannot learn the page of FB_PAGE_ACCESS_TOKEN", exc)
+        linked = {page: account}
+    logins = list(settings.get("INSTAGRAM_ACCOUNTS") or {})
+    targets = [(page, subscription.FIELDS) for page in linked]
+    targets += [(account, tuple(subscription.INSTAGRAM_FIELDS)) for account in logins]
     failed = 0
-    for page_id in pages:
+    for account, fields in targets:
+        label = f"instagram {account}" if account in logins else f"page {account}"
         try:
-            subscription.subscribe(_graph(), page_id)
+            subscription.subscribe(_graph(), account, fields)
         except GraphError as exc:
             failed += 1
-            _echo(f"error: page {page_id}: could not subscribe: {exc}", err=True)
-            hint = NO_METADATA if exc.code in doctor.PERMISSION_CODES else _hint(exc)
-            _echo(f"  {hint or 'try again in a minute'}", err=True)
+            _echo(f"error: {label}: could not subscribe: {exc}", err=True)
+            _echo(f"  {_subscribe_hint(exc, account, account in logins)}", err=True)
             continue
-        _echo(f"page {page_id}: subscribed to {', '.join(subscription.FIELDS)}")
+        _echo(f"{label}: subscribed to {', '.join(fields)}")
+        if linked.get(account):
+            carried = "the page's subscription carries its messages"
+            _echo(f"instagram {linked[account]}: linked to page {account}: {carried}")
     if failed:
-        _fail_quietly(f"{failed} of {len(pages)} pages not subscribed")
+        kind = "accounts" if logins else "pages"
+        _fail_quietly(f"{failed} of {len(targets)} {kind} not subscribed")
+
+
+def _subscribe_hint(exc: GraphError, account: str, login: bool) -> str:
+    """The likely fix when Meta refuses a subscription: a page's, or an Instagram account's."""
+    if exc.code in doctor.PERMISSION_CODES:
+        return NO_INSTAGRAM_MESSAGING if login else NO_METADATA
+    if login and exc.code == 190:
+        return instagram.token_fix(account)
+    if login and exc.code is None:
+        return "check the network and INSTAGRAM_GRAPH_API_URL, then try again"
+    return _hint(exc) or "try again in a minute"
 
 
 def _graph() -> GraphClient:

@@ -66,12 +66,21 @@ def accounts(graph: GraphClient, settings: Mapping[str, Any]) -> list[Account]:
     pages = settings.get("FB_PAGE_TOKENS") or {}
     found = [Account(e["instagram_id"], page) for page, e in pages.items() if e["instagram_id"]]
     if not pages and settings.get("FB_PAGE_ACCESS_TOKEN"):
-        fields = {"fields": "id,instagram_business_account"}
-        me = graph.api("GET", "/me", params=fields, seconds=SECONDS)
-        linked = _linked_id(me)
+        page, linked = own_page(graph)
         if linked:
-            found.append(Account(linked, str(me["id"])))
+            found.append(Account(linked, page))
     return found + [Account(account) for account in settings.get("INSTAGRAM_ACCOUNTS") or {}]
+
+
+def own_page(graph: GraphClient) -> tuple[str, str]:
+    """The single page token's page and the Instagram account linked to it ("" for none), as
+    the service learns them (GraphError when Graph cannot say)."""
+    fields = {"fields": "id,instagram_business_account"}
+    me = graph.api("GET", "/me", params=fields, seconds=SECONDS)
+    try:
+        return str(me["id"]), _linked_id(me)
+    except (KeyError, TypeError):
+        raise GraphError("Graph named no page for the token", sent=None) from None
 
 
 def linked_checks(
