@@ -1,4 +1,6 @@
-"""The page's Messenger Profile: Get Started button, greeting, ice breakers, persistent menu.
+"""The page's Messenger Profile: Get Started button, greeting, ice breakers, persistent menu;
+and, in the file's `instagram` section, the Instagram accounts' ice breakers
+(profile_instagram.py).
 
 A profile file is checked against Meta's published limits before any Graph call, and every
 problem is named by its place in the file (`greeting[1].text: 171 characters, at most 160`), so
@@ -13,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..facebook import GraphClient
+from . import profile_instagram
 from . import profile_rules as rules
+from .profile_rules import PROFILE_PATH
 
 FIELDS = ("get_started", "greeting", "ice_breakers", "persistent_menu")
-PROFILE_PATH = "/me/messenger_profile"
+SECTIONS = (*FIELDS, profile_instagram.SECTION)  # what a file may hold
 
 
 class ProfileError(Exception):
@@ -48,12 +52,12 @@ def validate(profile: Any) -> list[str]:
     if not isinstance(profile, dict):
         return ["the file must hold a JSON object"]
     problems = [
-        f"{key}: unknown field (this command sets {', '.join(FIELDS)})"
+        f"{key}: unknown field (this command sets {', '.join(SECTIONS)})"
         for key in profile
-        if key not in FIELDS
+        if key not in SECTIONS
     ]
-    if not any(key in profile for key in FIELDS):
-        problems.append(f"nothing to set: give at least one of {', '.join(FIELDS)}")
+    if not any(key in profile for key in SECTIONS):
+        problems.append(f"nothing to set: give at least one of {', '.join(SECTIONS)}")
     if "get_started" in profile:
         problems += rules.get_started(profile["get_started"])
     if "greeting" in profile:
@@ -67,6 +71,8 @@ def validate(profile: Any) -> list[str]:
                 "persistent_menu: needs get_started in the same file "
                 "(Messenger shows the menu only when a Get Started button is set)"
             )
+    if profile_instagram.SECTION in profile:
+        problems += profile_instagram.validate(profile[profile_instagram.SECTION])
     return problems
 
 
@@ -88,11 +94,13 @@ def notes(profile: Mapping[str, Any], get_started_payload: str | None = None) ->
 
 
 def apply(graph: GraphClient, profile: dict[str, Any], page_id: str | None = None) -> Any:
-    """Check, then set the given fields in one call (Meta allows 10 profile calls per 10 min)."""
+    """Check, then set the page's fields in one call (Meta allows 10 profile calls per 10 min);
+    the instagram section goes to the Instagram accounts (profile_instagram.apply)."""
     problems = validate(profile)
     if problems:
         raise ProfileError(problems)
-    return graph.api("POST", PROFILE_PATH, page_id=page_id, json=profile)
+    fields = {key: value for key, value in profile.items() if key in FIELDS}
+    return graph.api("POST", PROFILE_PATH, page_id=page_id, json=fields)
 
 
 def show(graph: GraphClient, page_id: str | None = None) -> dict[str, Any]:

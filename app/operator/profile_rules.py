@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+PROFILE_PATH = "/me/messenger_profile"
 # Meta's limits, from the Messenger Profile API reference pages.
 GREETING_TEXT_MAX = 160
 PAYLOAD_MAX = 1000  # get_started payload, postback payloads
@@ -48,25 +49,26 @@ def greeting(value: Any) -> list[str]:
     return problems + _locales("greeting", value)
 
 
-def ice_breakers(value: Any) -> list[str]:
-    """Either per-locale groups of questions (Meta's current format) or one flat list."""
+def ice_breakers(value: Any, where: str = "ice_breakers") -> list[str]:
+    """Either per-locale groups of questions (Meta's current format) or one flat list; `where`
+    names them in the file (Messenger's, or the instagram section's)."""
     if not _non_empty_list(value):
-        return ["ice_breakers: must be a non-empty list"]
+        return [f"{where}: must be a non-empty list"]
     grouped = [isinstance(item, dict) and "call_to_actions" in item for item in value]
     if any(grouped) and not all(grouped):
         return [
-            "ice_breakers: mixes the per-locale format ({locale, call_to_actions}) with "
+            f"{where}: mixes the per-locale format ({{locale, call_to_actions}}) with "
             "the flat one ({question, payload}); use one"
         ]
     if not all(grouped):
-        return _questions("ice_breakers", value)
+        return _questions(where, value)
     problems = []
     for i, group in enumerate(value):
-        where = f"ice_breakers[{i}]"
-        problems += _unknown_keys(where, group, ("locale", "call_to_actions"))
-        problems += _locale(where, group.get("locale"))
-        problems += _questions(f"{where}.call_to_actions", group["call_to_actions"])
-    return problems + _locales("ice_breakers", value)
+        here = f"{where}[{i}]"
+        problems += _unknown_keys(here, group, ("locale", "call_to_actions"))
+        problems += _locale(here, group.get("locale"))
+        problems += _questions(f"{here}.call_to_actions", group["call_to_actions"])
+    return problems + _locales(where, value)
 
 
 def _questions(where: str, value: Any) -> list[str]:
