@@ -68,6 +68,7 @@ def linked_page(settings, model):
 
 
 def page_healthy(mock) -> None:
+    """PAGE's reads answer healthy, by its own token from FB_PAGE_TOKENS only."""
     graph_answers(mock, match=[matchers.header_matcher({"Authorization": f"Bearer {PAGE_TOKEN}"})])
 
 

@@ -44,6 +44,7 @@ def run(runner, *args):
 
 
 def runner_with(settings, model, **accounts):
+    """A CLI runner for the app with these Instagram accounts (see `with_instagram`)."""
     app = build_app(with_instagram(settings, **accounts), openai_client=model.client())
     return app.test_cli_runner()
 
@@ -61,12 +62,14 @@ def single(runner, graph):
 
 
 def profile_file(tmp_path, **sections) -> str:
+    """A profile file holding `sections`; its path."""
     path = tmp_path / "profile.json"
     path.write_text(json.dumps(sections), encoding="utf-8")
     return str(path)
 
 
 def calls(mock, url: str, method: str) -> list:
+    """The Graph calls of one method to one URL, whatever their query."""
     return [c for c in mock.calls if c.request.method == method and c.request.url.startswith(url)]
 
 
@@ -157,6 +160,7 @@ def answering(mock, url: str, messenger: dict, instagram: dict) -> None:
     """GET url answers `instagram` with platform=instagram, `messenger` without."""
 
     def answer(request):
+        """Both platforms share the URL: tell them by the query."""
         body = instagram if "platform=instagram" in request.url else messenger
         return 200, {}, json.dumps(body)
 

@@ -143,6 +143,7 @@ class LocalGraph:
         page_id: str,
         instagram_id: str = "",
     ) -> None:
+        """`on_send` sees every Send API call; `instagram_id`: the account linked to the page."""
         self.page_id = page_id
         self.instagram_id = instagram_id  # the Instagram account linked to the page, if any
         self.conversations = Conversations(store_path)
