@@ -222,6 +222,31 @@ def graph_ok(mock, history: list[dict] | None = None) -> None:
     )
 
 
+# --- Instagram accounts beside the page ---------------------------------------------------
+
+IG = "17841400000001"  # the Instagram professional account linked to PAGE
+IG_LOGIN = "17841400000002"  # an account served with Instagram Login
+IG_HOST = "https://graph.instagram.test/v26.0"
+IG_TOKEN = "ig-user-token-0042"
+PAGE_TOKEN = "token-of-page-one"  # PAGE's token in FB_PAGE_TOKENS
+
+
+def with_instagram(
+    settings: dict[str, str], *, linked: bool = False, login: bool = False, page: bool = True
+) -> dict[str, str]:
+    """The settings with PAGE and its linked Instagram account in FB_PAGE_TOKENS (`linked`),
+    an Instagram Login account (`login`), and no page token at all (`page` False)."""
+    values = dict(settings)
+    if linked:
+        values["FB_PAGE_TOKENS"] = json.dumps({PAGE: {"token": PAGE_TOKEN, "instagram_id": IG}})
+    if login:
+        values["INSTAGRAM_ACCOUNTS"] = json.dumps({IG_LOGIN: {"token": IG_TOKEN}})
+        values["INSTAGRAM_GRAPH_API_URL"] = IG_HOST
+    if not page:
+        del values["FB_PAGE_ACCESS_TOKEN"]
+    return values
+
+
 def until(condition, seconds: float = 10.0) -> None:
     """Wait for something the test can observe (a reply sent after the 200), never for a
     guessed length of time."""

@@ -65,13 +65,15 @@ def error(code: int, subcode: int | None = None, status: int = 400) -> dict:
 def graph_answers(
     mock, *, me=None, app=None, apps=None, conversations=None, match=(), page=PAGE
 ) -> None:
-    """The four reads the doctor makes; each answers a healthy page unless told otherwise."""
+    """The reads the doctor makes; each answers a healthy page unless told otherwise (the
+    page has no Instagram account linked)."""
     mine = {"id": APP_ID, "name": "Test Bot", "subscribed_fields": EVERY_FIELD}
     ok = {
         "/me": me or {"json": {"id": page, "name": "Test Page"}},
         "/app": app or {"json": {"id": APP_ID, "name": "Test Bot"}},
         f"/{page}/subscribed_apps": apps or {"json": {"data": [mine]}},
         "/me/conversations": conversations or {"json": {"data": [{"id": "t_1"}]}},
+        f"/{page}": {"json": {"id": page}},
     }
     for path, answer in ok.items():
         mock.add(responses.GET, f"{GRAPH}{path}", match=list(match), **answer)

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 import config
-from app.emulator.session import Emulator
+import config_parsers
+from app.emulator.session import INSTAGRAM_ID, PAGE_ID, PERSON_ID, Emulator
 from tests.conftest import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +50,52 @@ def test_history_carries_across_turns_and_restarts(offline, tmp_path):
     assert second.text("three") == 200
     second.close()
     assert shown[-1].startswith(f"bot> {offline_model.LABEL} I received 4 earlier message(s)")
+
+
+def shown_parts(turn: str) -> list[str]:
+    """Each reply part the emulator showed in one turn's output: a "bot> " line and the lines
+    indented under it."""
+    found = re.findall(r"bot> (.*(?:\n {5}.*)*)", turn)
+    return [part.replace("\n     ", "\n") for part in found]
+
+
+def test_chat_as_an_instagram_person_shows_each_part_of_at_most_1000_bytes(offline):
+    long = "Größe und Glück für alle. " * 80  # about 2,300 bytes of UTF-8, 2,080 characters
+    session = f"{long}\nand then?\n/quit\n"
+    result = offline.test_cli_runner().invoke(args=["chat", "--instagram", "-v"], input=session)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Instagram emulator (account {INSTAGRAM_ID}, linked to")
+    first, second = (shown_parts(turn) for turn in result.output.split("you> ")[1:3])
+    assert len(first) > 1 and len(second) == 1
+    assert all(len(part.encode()) <= 1000 for part in first + second)
+    assert "Größe und Glück" in first[0] and "Set OPENAI_API_KEY" in first[-1]
+    # The second reply was made with the first message and every part of its reply.
+    assert (
+        f"I received {1 + len(first)} earlier message(s) and your message: 'and then?'"
+        in (second[0])
+    )
+    assert f"({1 + len(first)} earlier messages from store" in result.output
+
+
+def test_a_part_of_several_lines_stays_under_its_own_bot_line(offline, tmp_path):
+    shown = []
+    emulator = Emulator(offline.config, str(tmp_path), shown.append)
+    try:
+        message = {"recipient": {"id": PERSON_ID}, "message": {"text": "Hours:\n\n• 9–17"}}
+        answer = requests.post(f"{emulator.graph.url}/{PAGE_ID}/messages", json=message, timeout=5)
+    finally:
+        emulator.close()
+    assert answer.ok
+    assert shown == ["bot> Hours:\n     \n     • 9–17"]
+
+
+def test_the_emulator_never_reaches_a_real_instagram_account(offline, tmp_path):
+    accounts = config_parsers.instagram_accounts('{"17841411111111": "a-real-token"}')
+    real = dict(offline.config, INSTAGRAM_ACCOUNTS=accounts)
+    emulator = Emulator(real, str(tmp_path), print)
+    emulator.close()
+    assert emulator.settings["INSTAGRAM_ACCOUNTS"] is None
+    assert emulator.settings["INSTAGRAM_GRAPH_API_URL"] == emulator.graph.url
 
 
 def test_fresh_machine_without_env_runs_the_offline_emulator(tmp_path):

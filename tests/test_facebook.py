@@ -75,7 +75,7 @@ def test_send_is_a_response_with_token_in_header(fb, graph):
 @pytest.mark.parametrize(
     "code, subcode, meaning, transient",
     [
-        (190, None, "page access token invalid or expired", False),
+        (190, None, "access token invalid or expired", False),
         (10, 2018278, "outside the 24-hour messaging window", False),
         (551, None, "this person is not available right now", False),
         (613, None, "throttled: rate limit exceeded", True),

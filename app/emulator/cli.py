@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .session import Emulator, is_offline
+from .session import INSTAGRAM_ID, Emulator, is_offline
 
 HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
 
@@ -17,21 +17,31 @@ HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
 @click.command("chat")
 @click.option("--url", help="POST to this webhook URL (a running or deployed bot) instead.")
 @click.option("--verbose", "-v", is_flag=True, help="Show history length, latency and logs.")
+@click.option(
+    "--instagram",
+    is_flag=True,
+    help="Talk as an Instagram person, to an Instagram account linked to the emulated page.",
+)
 @with_appcontext
-def chat(url: str | None, verbose: bool) -> None:
-    """Chat with the bot: each line you type is a signed Messenger event."""
+def chat(url: str | None, verbose: bool, instagram: bool) -> None:
+    """Chat with the bot: each line you type is a signed Messenger (or Instagram) event."""
     logging.getLogger("app").setLevel(logging.INFO if verbose else logging.WARNING)
-    emulator = Emulator(current_app.config, current_app.instance_path, click.echo, url=url)
+    emulator = Emulator(
+        current_app.config, current_app.instance_path, click.echo, url=url, instagram=instagram
+    )
+    name = "Messenger emulator"
+    if instagram:
+        name = f"Instagram emulator (account {INSTAGRAM_ID}, linked to the page)"
     if url:
-        click.echo(f"Messenger emulator → {url} (its replies go to its own Graph API).")
+        click.echo(f"{name} → {url} (its replies go to its own Graph API).")
     elif is_offline(emulator.settings):
         click.echo(
-            "Messenger emulator → the bot in this process, the OFFLINE model: it only says"
+            f"{name} → the bot in this process, the OFFLINE model: it only says"
             " what it received (set OPENAI_API_KEY)."
         )
     else:
         model = emulator.settings["OPENAI_MODEL"]
-        click.echo(f"Messenger emulator → the bot in this process, model {model}.")
+        click.echo(f"{name} → the bot in this process, model {model}.")
     click.echo(f"Local Graph API: {emulator.graph.url}   {HELP}")
     try:
         _loop(emulator, verbose)

@@ -2,7 +2,9 @@
 
 It serves what the bot calls — the Conversations API, the Send API and sender actions — and
 keeps each conversation in SQLite, so history works across turns and restarts. Whatever the
-bot sends is also handed to `on_send` (the emulator prints it as it arrives).
+bot sends is also handed to `on_send` (the emulator prints it as it arrives). The emulated
+page may have an Instagram account linked, served as Meta serves one: through the page's id
+(`/{page}/messages`, `/{page}/conversations?platform=instagram`) with the page's token.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ class Conversations:
             for mid, sender, text, created in rows
         ]
 
+    def knows(self, account: str, person: str) -> bool:
+        """Whether the person has a conversation with this account (Meta knows which thread a
+        scoped id belongs to: a PSID is the page's, an IGSID the Instagram account's)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM messages WHERE page = ? AND person = ? LIMIT 1", (account, person)
+            ).fetchone()
+        return row is not None
+
     def clear(self, page: str, person: str) -> None:
         """Forget one conversation (the emulator's /reset)."""
         with self._lock:
@@ -92,15 +103,20 @@ class _Handler(JsonHandler):
     graph: LocalGraph
 
     def do_GET(self) -> None:
-        """GET /{version}/{page}/conversations?user_id=PSID, and /{version}/me (the page)."""
+        """GET /{version}/{page}/conversations?user_id=PSID (platform=instagram: the linked
+        account's thread), and /{version}/me (the page, and its linked Instagram account)."""
         url = urlparse(self.path)
         parts = url.path.strip("/").split("/")
         if parts[1:] == ["me"]:
-            return self._answer(200, {"id": self.graph.page_id, "name": "Emulated Page"})
+            return self._answer(200, self.graph.me())
         if len(parts) != 3 or parts[2] != "conversations":
             return self._answer(404, {"error": {"code": 803, "message": "unknown path"}})
-        person = parse_qs(url.query).get("user_id", [""])[0]
-        listed = self.graph.conversations.latest(parts[1], person)
+        query = parse_qs(url.query)
+        person = query.get("user_id", [""])[0]
+        account = parts[1]
+        if query.get("platform") == ["instagram"] and account == self.graph.page_id:
+            account = self.graph.instagram_id or account
+        listed = self.graph.conversations.latest(account, person)
         self._answer(200, {"data": [{"id": "t_local", "messages": {"data": listed}}]})
 
     def do_POST(self) -> None:
@@ -121,9 +137,15 @@ class LocalGraph:
     """The stand-in server: start() it, point FB_GRAPH_API_URL at `url`, stop() it."""
 
     def __init__(
-        self, store_path: str, on_send: Callable[[str, str, dict], None], page_id: str
+        self,
+        store_path: str,
+        on_send: Callable[[str, str, dict], None],
+        page_id: str,
+        instagram_id: str = "",
     ) -> None:
+        """`on_send` sees every Send API call; `instagram_id`: the account linked to the page."""
         self.page_id = page_id
+        self.instagram_id = instagram_id  # the Instagram account linked to the page, if any
         self.conversations = Conversations(store_path)
         self.on_send = on_send
         handler = type("Handler", (_Handler,), {"graph": self})
@@ -145,12 +167,24 @@ class LocalGraph:
         self._server.shutdown()
         self._server.server_close()
 
+    def me(self) -> dict:
+        """The token's page, as `GET /me?fields=id,instagram_business_account` answers it."""
+        page = {"id": self.page_id, "name": "Emulated Page"}
+        if self.instagram_id:
+            page["instagram_business_account"] = {"id": self.instagram_id}
+        return page
+
     def receive(self, page: str, person: str, body: dict) -> dict:
-        """Record a reply in the conversation and pass any call on to `on_send`."""
+        """Record a reply in the person's thread (the page's, or its linked Instagram
+        account's) and pass any call on to `on_send`."""
+        account = page
+        linked = self.instagram_id
+        if page == self.page_id and linked and self.conversations.knows(linked, person):
+            account = linked
         message = body.get("message")
         if isinstance(message, dict) and isinstance(message.get("text"), str):
             mid = f"m_local_{uuid.uuid4().hex[:16]}"
-            self.conversations.add(page, person, mid, page, message["text"])
+            self.conversations.add(account, person, mid, account, message["text"])
             self.on_send(page, person, body)
             return {"recipient_id": person, "message_id": mid}
         self.on_send(page, person, body)

@@ -1,9 +1,12 @@
-"""A local Messenger: each line typed becomes a signed webhook event on the real request path.
+"""A local Messenger (or Instagram Direct): each line typed becomes a signed webhook event on
+the real request path.
 
 In-process by default: the bot's own app, with its Graph calls pointed at a local Graph
 stand-in (`local_graph.py`) that keeps the conversation in SQLite under the instance
 folder. With a URL, events go to a running or deployed instance instead (a smoke test).
 The model is the configured one when OPENAI_API_KEY is set; otherwise the offline responder.
+As an Instagram person the events are `object: "instagram"` ones for an Instagram account linked
+to the emulated page, answered through the page as Meta does (in parts of at most 1000 bytes).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from .local_graph import LocalGraph
 
 PAGE_ID = "100000000000001"
 PERSON_ID = "200000000000002"
+INSTAGRAM_ID = "17841400000003"  # the Instagram account linked to the emulated page
+INSTAGRAM_PERSON_ID = "5600000000000004"  # an IGSID
+CONTINUED = "\n     "  # a reply part's further lines, under its "bot> "
 PAGE_TOKEN = "emulator-page-token"
 OFFLINE_KEYS = ("", "offline")
 
@@ -60,12 +66,20 @@ class Emulator:
         show: Callable[[str], None],
         *,
         url: str | None = None,
+        instagram: bool = False,
     ) -> None:
+        """`instagram`: talk as an Instagram person to the account linked to the page."""
         os.makedirs(instance_path, exist_ok=True)
         self.show = show
         self.url = url
+        self.instagram = instagram
+        self.account = INSTAGRAM_ID if instagram else PAGE_ID
+        self.person = INSTAGRAM_PERSON_ID if instagram else PERSON_ID
         self.graph = LocalGraph(
-            os.path.join(instance_path, "emulator.sqlite3"), self._sent, page_id=PAGE_ID
+            os.path.join(instance_path, "emulator.sqlite3"),
+            self._sent,
+            page_id=PAGE_ID,
+            instagram_id=INSTAGRAM_ID,
         )
         self.graph.start()
         self.settings = self._settings(settings, instance_path)
@@ -76,13 +90,16 @@ class Emulator:
             self.app.extensions["messenger"].record.listeners.append(self._outcome)
 
     def _settings(self, settings: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
-        """The bot's settings, pointed at the local Graph; never a real page."""
+        """The bot's settings, pointed at the local Graph; never a real page or Instagram
+        account."""
         names = (*settings_module.REQUIRED, *settings_module.OPTIONAL)
         local = {name: settings.get(name) for name in names}
         local.update(
             FB_GRAPH_API_URL=self.graph.url,
             FB_PAGE_ACCESS_TOKEN=PAGE_TOKEN,
             FB_PAGE_TOKENS=None,
+            INSTAGRAM_ACCOUNTS=None,
+            INSTAGRAM_GRAPH_API_URL=self.graph.url,
             FB_APP_ID="emulator",
             REDIS_URL=None,
             LEDGER_PATH=os.path.join(instance_path, "emulator-ledger.sqlite3"),
@@ -107,12 +124,13 @@ class Emulator:
             self.last = outcome
 
     def _sent(self, page: str, person: str, body: dict) -> None:
-        """The bot called the Send API: show it as it arrives."""
+        """The bot called the Send API: show it as it arrives, each message (each part of a
+        split reply) on a "bot> " line of its own, its further lines indented under it."""
         if "sender_action" in body:
             if body["sender_action"] == "typing_on":
                 self.show("  (typing…)")
             return
-        self.show(f"bot> {body['message']['text']}")
+        self.show("bot> " + body["message"]["text"].replace("\n", CONTINUED))
 
     def history(self) -> str:
         """How many earlier messages the last reply was made with, and where they came from
@@ -124,20 +142,20 @@ class Emulator:
 
     def reset(self) -> None:
         """Start the conversation afresh: in the local Graph and in the bot's store."""
-        self.graph.conversations.clear(PAGE_ID, PERSON_ID)
+        self.graph.conversations.clear(self.account, self.person)
         if self.app is not None:
-            self.app.extensions["messenger"].ledger.forget(f"{PAGE_ID}:{PERSON_ID}")
+            self.app.extensions["messenger"].ledger.forget(f"{self.account}:{self.person}")
 
     def text(self, words: str) -> int:
         """The person writes."""
         mid = _mid()
-        self.graph.conversations.add(PAGE_ID, PERSON_ID, mid, PERSON_ID, words)
+        self.graph.conversations.add(self.account, self.person, mid, self.person, words)
         return self._deliver({"message": {"mid": mid, "text": words}})
 
     def image(self, url: str) -> int:
         """The person sends a photo."""
         mid = _mid()
-        self.graph.conversations.add(PAGE_ID, PERSON_ID, mid, PERSON_ID, "")
+        self.graph.conversations.add(self.account, self.person, mid, self.person, "")
         attachment = {"type": "image", "payload": {"url": url}}
         return self._deliver({"message": {"mid": mid, "attachments": [attachment]}})
 
@@ -148,12 +166,13 @@ class Emulator:
     def _deliver(self, content: dict) -> int:
         """Sign the event like Meta and POST it; return the webhook's status."""
         event = {
-            "sender": {"id": PERSON_ID},
-            "recipient": {"id": PAGE_ID},
+            "sender": {"id": self.person},
+            "recipient": {"id": self.account},
             "timestamp": int(time.time() * 1000),
             **content,
         }
-        body = {"object": "page", "entry": [{"id": PAGE_ID, "time": event["timestamp"]}]}
+        kind = "instagram" if self.instagram else "page"
+        body = {"object": kind, "entry": [{"id": self.account, "time": event["timestamp"]}]}
         body["entry"][0]["messaging"] = [event]
         raw = json.dumps(body).encode()
         headers = {

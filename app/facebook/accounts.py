@@ -53,7 +53,8 @@ class Accounts:
         Page it is linked to; `instagram`: Instagram account id → Instagram Login token."""
         self.base_url = base_url.rstrip("/")
         self.instagram_url = instagram_url.rstrip("/")
-        self.default = tokens if isinstance(tokens, str) else None
+        # "" (only Instagram Login accounts, no page token) is no token at all.
+        self.default = tokens if isinstance(tokens, str) and tokens else None
         self.pages = {} if isinstance(tokens, str) else dict(tokens)
         self.linked = dict(linked or {})
         self.instagram = dict(instagram or {})

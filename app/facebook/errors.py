@@ -17,7 +17,7 @@ MEANINGS = {
     32: "throttled: page request limit reached",
     100: "invalid parameter",
     (100, 2018001): "no matching person for this page",
-    190: "page access token invalid or expired",
+    190: "access token invalid or expired",
     551: "this person is not available right now",
     613: "throttled: rate limit exceeded",
     80006: "throttled: Messenger rate limit",

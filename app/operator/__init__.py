@@ -2,7 +2,11 @@
 page's webhook subscription, pause, resume and status for one person, and their data
 (forget, export)."""
 
-from . import control, people  # noqa: F401  (register their commands on the group)
+from . import (  # noqa: F401  (each registers its commands on the group)
+    control,
+    people,
+    profile_cli,
+)
 from .cli import messenger
 
 __all__ = ["messenger"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PERMISSION_CODES = frozenset({10, *range(200, 300)})  # (#10), (#200)…(#299): permission errors
+
 
 @dataclass(frozen=True)
 class Check:

@@ -1,16 +1,15 @@
-"""Operator commands: `flask --app wsgi messenger profile apply|show|clear`, `… doctor` and
-`… subscribe`.
+"""Operator commands: `flask --app wsgi messenger doctor` and `… subscribe`, and what every
+command shares (the group, the page to work on, errors and output without a secret); the
+profile commands are in profile_cli.py, pause/resume/status in control.py.
 
-Thin on purpose: arguments in, a call into app/profile.py or app/doctor.py, lines out. Exit
+Thin on purpose: arguments in, a call into doctor.py or subscription.py, lines out. Exit
 code 0 when all went well, 1 on a bad file, a Graph error or a failed check, with the reason on
 stderr and never a traceback or a secret.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -21,7 +20,7 @@ import config
 
 from ..facebook import GraphClient, GraphError
 from ..logs import mask
-from . import doctor, profile, subscription
+from . import doctor, instagram, subscription
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 
@@ -33,75 +32,21 @@ page_option = click.option(
 )
 
 
-@messenger.group("profile")
-def profile_group() -> None:
-    """Messenger Profile: Get Started button, greeting, ice breakers, persistent menu."""
-
-
-@profile_group.command("apply")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@page_option
-def profile_apply(file: Path, page: str | None) -> None:
-    """Check FILE against Meta's limits, then set its fields on the page."""
-    try:
-        wanted = profile.load(file)
-    except profile.ProfileError as exc:
-        count = len(exc.problems)
-        _fail(f"{file}: {count} problem{'s' if count > 1 else ''}, nothing sent", exc.problems)
-    page_id = _page(page)
-    try:
-        profile.apply(_graph(), wanted, page_id)
-    except GraphError as exc:
-        _graph_failed("could not set the profile", exc)
-    fields = [field for field in profile.FIELDS if field in wanted]
-    _echo(f"set {', '.join(fields)} from {file}" + (f" on page {page_id}" if page_id else ""))
-    for note in profile.notes(wanted, current_app.config.get("GET_STARTED_PAYLOAD")):
-        _echo(f"note: {note}")
-
-
-@profile_group.command("show")
-@page_option
-def profile_show(page: str | None) -> None:
-    """Print the page's current profile as JSON that `profile apply` accepts."""
-    try:
-        current = profile.show(_graph(), _page(page))
-    except GraphError as exc:
-        _graph_failed("cannot read the profile", exc)
-    _echo(json.dumps(current, indent=2, ensure_ascii=False))
-    if not current:
-        _echo("note: none of " + ", ".join(profile.FIELDS) + " is set", err=True)
-
-
-@profile_group.command("clear")
-@click.option(
-    "--field",
-    "fields",
-    multiple=True,
-    type=click.Choice(profile.FIELDS),
-    help="Clear only this field (repeatable). Default: all four.",
-)
-@page_option
-def profile_clear(fields: tuple[str, ...], page: str | None) -> None:
-    """Remove the Get Started button, greeting, ice breakers and persistent menu."""
-    chosen = [field for field in profile.FIELDS if field in fields] or list(profile.FIELDS)
-    try:
-        profile.clear(_graph(), chosen, _page(page))
-    except GraphError as exc:
-        _graph_failed("could not clear the profile", exc)
-    _echo(f"cleared {', '.join(chosen)}")
-
-
 @messenger.command("doctor")
 def doctor_command() -> None:
-    """Check the token, app secret, permissions, webhook, model and Graph version."""
+    """Check the tokens, app secret, permissions, webhooks, Instagram accounts, model and
+    Graph version."""
     state = current_app.extensions["messenger"]
     settings = current_app.config
+    pages = settings.get("FB_PAGE_TOKENS") or {}
     checks = doctor.run(
         state.graph,
         state.model,
         settings["FB_GRAPH_API_URL"],
-        pages=list(settings.get("FB_PAGE_TOKENS") or {}) or [None],
+        pages=list(pages) or ([None] if settings.get("FB_PAGE_ACCESS_TOKEN") else []),
         app_id=settings.get("FB_APP_ID") or "",
+        linked={page: entry["instagram_id"] for page, entry in pages.items()},
+        logins=list(settings.get("INSTAGRAM_ACCOUNTS") or {}),
     )
     checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
     for check in checks:
@@ -117,30 +62,56 @@ NO_METADATA = (
     "the page token lacks pages_manage_metadata: grant it when generating the token "
     "(outside development mode it needs Advanced Access through App Review)"
 )
+NO_INSTAGRAM_MESSAGING = (
+    "the Instagram token lacks instagram_business_manage_messages: grant it when generating the "
+    "token (outside development mode it needs Advanced Access through App Review)"
+)
 
 
 @messenger.command("subscribe")
 def subscribe_command() -> None:
-    """Subscribe every configured page to the webhook fields the bot needs (again)."""
-    pages = list(current_app.config.get("FB_PAGE_TOKENS") or {})
-    if not pages:
+    """Subscribe every configured page and Instagram Login account to the webhook fields the
+    bot needs (again); a page's linked Instagram account rides on the page's subscription."""
+    settings = current_app.config
+    entries = settings.get("FB_PAGE_TOKENS") or {}
+    linked = {page: entry["instagram_id"] for page, entry in entries.items()}
+    if not entries and settings.get("FB_PAGE_ACCESS_TOKEN"):
         try:
-            pages = [str(_graph().api("GET", "/me", params={"fields": "id"})["id"])]
+            page, account = instagram.own_page(_graph())
         except GraphError as exc:
             _graph_failed("cannot learn the page of FB_PAGE_ACCESS_TOKEN", exc)
+        linked = {page: account}
+    logins = list(settings.get("INSTAGRAM_ACCOUNTS") or {})
+    targets = [(page, subscription.FIELDS) for page in linked]
+    targets += [(account, tuple(subscription.INSTAGRAM_FIELDS)) for account in logins]
     failed = 0
-    for page_id in pages:
+    for account, fields in targets:
+        label = f"instagram {account}" if account in logins else f"page {account}"
         try:
-            subscription.subscribe(_graph(), page_id)
+            subscription.subscribe(_graph(), account, fields)
         except GraphError as exc:
             failed += 1
-            _echo(f"error: page {page_id}: could not subscribe: {exc}", err=True)
-            hint = NO_METADATA if exc.code in doctor.PERMISSION_CODES else _hint(exc)
-            _echo(f"  {hint or 'try again in a minute'}", err=True)
+            _echo(f"error: {label}: could not subscribe: {exc}", err=True)
+            _echo(f"  {_subscribe_hint(exc, account, account in logins)}", err=True)
             continue
-        _echo(f"page {page_id}: subscribed to {', '.join(subscription.FIELDS)}")
+        _echo(f"{label}: subscribed to {', '.join(fields)}")
+        if linked.get(account):
+            carried = "the page's subscription carries its messages"
+            _echo(f"instagram {linked[account]}: linked to page {account}: {carried}")
     if failed:
-        _fail_quietly(f"{failed} of {len(pages)} pages not subscribed")
+        kind = "accounts" if logins else "pages"
+        _fail_quietly(f"{failed} of {len(targets)} {kind} not subscribed")
+
+
+def _subscribe_hint(exc: GraphError, account: str, login: bool) -> str:
+    """The likely fix when Meta refuses a subscription: a page's, or an Instagram account's."""
+    if exc.code in doctor.PERMISSION_CODES:
+        return NO_INSTAGRAM_MESSAGING if login else NO_METADATA
+    if login and exc.code == 190:
+        return instagram.token_fix(account)
+    if login and exc.code is None:
+        return "check the network and INSTAGRAM_GRAPH_API_URL, then try again"
+    return _hint(exc) or "try again in a minute"
 
 
 def _graph() -> GraphClient:

@@ -8,7 +8,7 @@ No check ever shows a token, a secret or a key.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -17,14 +17,14 @@ from config import HEROKU_DISK
 
 from ..facebook import GraphClient, GraphError
 from ..llm import ChatModel
-from .checks import Check
+from . import instagram
+from .checks import PERMISSION_CODES, Check
 from .model_checks import model_checks
 from .subscription import check as subscription_check
 from .subscription import path as subscription_path
 
 GRAPH_SECONDS = 10.0
 WARN_DAYS = 90
-PERMISSION_CODES = frozenset({10, *range(200, 300)})  # (#10), (#200)…(#299): permission errors
 TOKEN_FIX = (
     "generate a new page token (Messenger → Messenger API settings → Generate token) "
     "and set FB_PAGE_ACCESS_TOKEN (or the page's entry in FB_PAGE_TOKENS)"
@@ -52,20 +52,37 @@ def run(
     *,
     pages: Sequence[str | None] = (None,),
     app_id: str = "",
+    linked: Mapping[str, str] | None = None,
+    logins: Sequence[str] = (),
     today: date | None = None,
 ) -> list[Check]:
-    """Every check in order: the Graph ones for each page token, then the model and version."""
+    """Every check in order: the Graph ones for each page token (and the Instagram account
+    linked to it: `linked`, page → instagram_id; a single token's, as Graph names it), each
+    Instagram Login account's, then the model and version."""
     checks = []
+    linked = linked or {}
     for page in pages:
-        prefix = f"page {page}: " if page else ""
-        checks += [replace(c, name=prefix + c.name) for c in page_checks(graph, page, app_id)]
+        found, page_id = page_checks(graph, page, app_id)
+        if page_id and (page is None or linked.get(page)):
+            found += instagram.linked_checks(graph, page_id, linked.get(page or "", ""), page)
+        checks += _named(f"page {page}: " if page else "", found)
+    for account in logins:
+        checks += _named(f"instagram {account}: ", instagram.login_checks(graph, account))
     checks += model_checks(chat, today or date.today())
     checks.append(version_check(graph_url, today or date.today()))
     return checks
 
 
-def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> list[Check]:
-    """Token, app secret, app, permissions and webhook subscription of one page token."""
+def _named(prefix: str, checks: list[Check]) -> list[Check]:
+    """The checks of one page or account, each line saying which."""
+    return [replace(c, name=prefix + c.name) for c in checks]
+
+
+def page_checks(
+    graph: GraphClient, page_id: str | None, app_id: str = ""
+) -> tuple[list[Check], str | None]:
+    """Token, app secret, app, permissions and webhook subscription of one page token; and
+    the page's id once the token is proven to be that page's (None otherwise)."""
 
     def read(path: str, **params: Any) -> Any:
         return graph.api("GET", path, page_id=page_id, params=params, seconds=GRAPH_SECONDS)
@@ -73,11 +90,12 @@ def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> li
     try:
         page = read("/me", fields="id,name")
     except GraphError as exc:
-        return _dead_token(exc)
+        return _dead_token(exc), None
     # The configured page's own subscription; for a single token, the page it belongs to.
     subscribed_to = page_id or str(page.get("id", "me") if isinstance(page, dict) else "me")
+    token = token_check(page, page_id)
     checks = [
-        token_check(page, page_id),
+        token,
         Check("ok", "app secret", "appsecret_proof accepted: FB_APP_SECRET matches the token"),
     ]
     try:
@@ -103,7 +121,7 @@ def page_checks(graph: GraphClient, page_id: str | None, app_id: str = "") -> li
         checks.append(_permission(exc, "pages_messaging", "read conversations"))
     else:
         checks.append(_allowed("pages_messaging", "reading conversations"))
-    return checks
+    return checks, (subscribed_to if token.status == "ok" else None)
 
 
 def token_check(page: Any, page_id: str | None) -> Check:

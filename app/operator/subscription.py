@@ -1,5 +1,6 @@
 """A page's webhook subscription: the fields the bot needs, the doctor's reading of
-`GET /{page-id}/subscribed_apps`, and `messenger subscribe`'s `POST` of the same.
+`GET /{page-id}/subscribed_apps`, and `messenger subscribe`'s `POST` of the same (and of an
+Instagram Login account's, `/{ig-id}/subscribed_apps` on the Instagram host).
 
 Meta unsubscribes an app from a page after an hour of failed webhook deliveries; the doctor
 names what is missing and `flask --app wsgi messenger subscribe` puts it back.
@@ -7,6 +8,7 @@ names what is missing and `flask --app wsgi messenger subscribe` puts it back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..facebook import GraphClient, GraphError
@@ -23,6 +25,20 @@ RECOMMENDED_FIELDS = {
 }
 #: What `messenger subscribe` asks for, in this order.
 FIELDS = (*NEEDED_FIELDS, *RECOMMENDED_FIELDS)
+#: What `messenger subscribe` asks of an Instagram Login account, in this order, and what each
+#: brings: the names of the Instagram Login column of Meta's webhook fields. `message_edit` is
+#: left out: Meta lists edits for Messenger only, though its Instagram Login examples show one.
+INSTAGRAM_FIELDS = {
+    "messages": "what people write",
+    "messaging_postbacks": "ice breaker and button taps",
+    "messaging_seen": "read receipts",
+    "message_reactions": "reactions to messages",
+    "messaging_referral": "people arriving from ads and ig.me links",
+    "messaging_handover": "Conversation Routing: the Instagram Inbox taking a thread or giving it",
+    "standby": "messages while another app owns the thread",
+    # Instagram Login lists echoes as a field of their own: the team's replies pause the bot.
+    "message_echoes": "replies your team types in the Instagram app",
+}
 SECONDS = 10.0
 
 
@@ -31,13 +47,14 @@ def path(page_id: str) -> str:
     return f"/{page_id}/subscribed_apps"
 
 
-def subscribe(graph: GraphClient, page_id: str) -> None:
-    """(Re)subscribe our app to the page's FIELDS; GraphError when Meta refuses."""
+def subscribe(graph: GraphClient, page_id: str, fields: Iterable[str] = FIELDS) -> None:
+    """(Re)subscribe our app to the account's `fields` (a page's by default; an Instagram Login
+    account's on its own host, as `page_id` routes it); GraphError when Meta refuses."""
     answer = graph.api(
         "POST",
         path(page_id),
         page_id=page_id,
-        params={"subscribed_fields": ",".join(FIELDS)},
+        params={"subscribed_fields": ",".join(fields)},
         seconds=SECONDS,
     )
     if not (isinstance(answer, dict) and answer.get("success") is True):
