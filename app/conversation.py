@@ -212,8 +212,8 @@ class Conversation:
         told = self._deliver(claimed, self.settings.handover_reply, HANDOVER, deadline, sent)
         if told.kind != HANDOVER:  # the reply did not go out: nobody was told
             return told
-        detail = self.escalation.pass_thread(claimed.event, reason, via, deadline)
-        return replace(told, detail=detail)
+        detail, note = self.escalation.pass_thread(claimed.event, reason, via, deadline)
+        return replace(told, detail=detail, note=note)
 
     def _send(self, event, parts: list[str], deadline: Deadline):
         """Send the parts in order, each after the previous succeeded; return Meta's id and the

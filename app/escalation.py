@@ -84,8 +84,11 @@ class Escalation:
             return self.settings.handover_app_id
         return INSTAGRAM_INBOX_APP_ID if event.channel == INSTAGRAM else PAGE_INBOX_APP_ID
 
-    def pass_thread(self, event: Event, reason: str, via: str, deadline: Deadline) -> str:
-        """Pass the thread (after HANDOVER_REPLY went out); what happened, in a few words."""
+    def pass_thread(
+        self, event: Event, reason: str, via: str, deadline: Deadline
+    ) -> tuple[str, str]:
+        """Pass the thread (after HANDOVER_REPLY went out); what happened in a few words, and
+        the note the team sees."""
         note = reason.strip()[:500] or "the person asked for a person"
         app = self.target(event)
         try:
@@ -103,7 +106,7 @@ class Escalation:
             minutes = self.settings.human_pause_minutes
             if minutes:
                 self.ledger.pause(event.conversation, minutes * 60)
-            return f"handover failed ({code}); quiet {minutes:g} min"
+            return f"handover failed ({code}); quiet {minutes:g} min", note
         metrics.HANDOVERS.labels(event.page_id, event.channel, via).inc()
         self.ledger.pause(event.conversation, THREAD_PAUSE_SECONDS)
-        return f"handed to a person via {via}: {note}"
+        return f"handed to a person via {via}", note

@@ -56,6 +56,8 @@ class Outcome:
     usage: str = ""
     disclosed: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    # Words for the emulator only, never a log line (a hand-over's reason speaks of the person).
+    note: str = ""
 
     def line(self) -> str:
         """The outcome as the event's log line shows it."""

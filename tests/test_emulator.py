@@ -142,3 +142,11 @@ def test_env_copied_from_the_example_still_runs_the_emulator(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "bot> From .env!" in done.stdout
     assert "[offline model]" in done.stdout
+
+
+def test_the_talk_to_a_person_button_shows_the_hand_over(offline):
+    runner = offline.test_cli_runner()
+    result = runner.invoke(args=["chat"], input="/postback TALK_TO_HUMAN\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert offline.config["HANDOVER_REPLY"] in result.output
+    assert "[handed to a person: the person tapped the button]" in result.output

@@ -40,7 +40,8 @@ def test_apply_posts_the_file_once_with_the_token_in_the_header(cli, graph, exam
     assert result.stdout.startswith("set get_started, greeting, ice_breakers, persistent_menu")
     assert "note: ice_breakers and get_started are both set" in result.stdout
     (call,) = profile_calls(graph)
-    assert json.loads(call.request.body) == {k: example[k] for k in profile.FIELDS}
+    expected = profile.with_bot_items(example, cli.app.config)
+    assert json.loads(call.request.body) == {k: expected[k] for k in profile.FIELDS}
     assert call.request.headers["Authorization"] == f"Bearer {SETTINGS['FB_PAGE_ACCESS_TOKEN']}"
     assert SETTINGS["FB_PAGE_ACCESS_TOKEN"] not in call.request.url
     assert "appsecret_proof=" in call.request.url
@@ -162,3 +163,20 @@ def test_several_pages_need_page_and_use_that_pages_token(settings, model, graph
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"greeting": [{"locale": "default", "text": "Hi"}]}
     assert len(graph.calls) == 1
+
+
+def test_the_bots_own_buttons_join_every_persistent_menu_once(cli, graph):
+    graph.add(responses.POST, PROFILE_URL, json={"result": "success"})
+    assert cli.invoke(args=["messenger", "profile", "apply", str(EXAMPLE)]).exit_code == 0
+    (call,) = profile_calls(graph)
+    for menu in json.loads(call.request.body)["persistent_menu"]:
+        payloads = [item.get("payload") for item in menu["call_to_actions"]]
+        assert payloads.count("TALK_TO_HUMAN") == 1  # the example has it already
+        assert payloads.count("FORGET_ME") == 1  # "Delete my data" added
+        forget = next(i for i in menu["call_to_actions"] if i.get("payload") == "FORGET_ME")
+        assert forget == {"type": "postback", "title": "Delete my data", "payload": "FORGET_ME"}
+
+
+def test_empty_menu_titles_add_no_items(example):
+    off = {"FORGET_MENU_TITLE": "", "HANDOVER_MENU_TITLE": "", "HANDOVER_REPLY": "x"}
+    assert profile.with_bot_items(example, off) == example

@@ -109,6 +109,7 @@ def test_the_example_sets_instagram_ice_breakers(single, graph):
     assert result.exit_code == 0, result.output
     example = json.loads(EXAMPLE.read_text(encoding="utf-8"))
     (page,) = [c for c in calls(graph, PROFILE_URL, "POST") if "platform" not in c.request.params]
+    example = profile.with_bot_items(example, single.app.config)
     assert json.loads(page.request.body) == {k: v for k, v in example.items() if k != "instagram"}
     (ig,) = [c for c in calls(graph, PROFILE_URL, "POST") if "platform" in c.request.params]
     assert ig.request.params["platform"] == "instagram"

@@ -120,13 +120,17 @@ class _Handler(JsonHandler):
         self._answer(200, {"data": [{"id": "t_local", "messages": {"data": listed}}]})
 
     def do_POST(self) -> None:
-        """POST /{version}/{page}/messages: a reply or a sender action."""
+        """POST /{version}/{page}/messages: a reply or a sender action; and
+        /{version}/{page}/pass_thread_control: the bot hands the person to the team (taken, as
+        by a page with Conversation Routing set up)."""
         parts = urlparse(self.path).path.strip("/").split("/")
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             return self._answer(400, {"error": {"code": 100, "message": "invalid JSON"}})
+        if len(parts) == 3 and parts[2] == "pass_thread_control" and isinstance(body, dict):
+            return self._answer(200, {"success": True})
         if len(parts) != 3 or parts[2] != "messages" or not isinstance(body, dict):
             return self._answer(404, {"error": {"code": 803, "message": "unknown path"}})
         page, person = parts[1], str((body.get("recipient") or {}).get("id", ""))

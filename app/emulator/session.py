@@ -23,7 +23,7 @@ import requests
 
 import config as settings_module
 
-from ..outcome import Outcome
+from ..outcome import HANDOVER, Outcome
 from ..signature import sign
 from .local_graph import LocalGraph
 
@@ -122,6 +122,8 @@ class Emulator:
         """The bot's outcome of an event (the pipeline tells its listeners)."""
         if event.from_person:
             self.last = outcome
+        if outcome.kind == HANDOVER:
+            self.show(f"  [handed to a person: {outcome.note}]")
 
     def _sent(self, page: str, person: str, body: dict) -> None:
         """The bot called the Send API: show it as it arrives, each message (each part of a

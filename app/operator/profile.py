@@ -76,6 +76,31 @@ def validate(profile: Any) -> list[str]:
     return problems
 
 
+def with_bot_items(profile: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile with the bot's own menu items in every persistent menu it has: "Talk to a
+    person" (HANDOVER_MENU_TITLE, when the hand-over is on) and "Delete my data"
+    (FORGET_MENU_TITLE); an item whose payload the menu has already is not added twice."""
+    items = []
+    if config.get("HANDOVER_REPLY") and config.get("HANDOVER_MENU_TITLE"):
+        items.append((config["HANDOVER_MENU_TITLE"], config["HANDOVER_PAYLOAD"]))
+    if config.get("FORGET_MENU_TITLE"):
+        items.append((config["FORGET_MENU_TITLE"], config["FORGET_PAYLOAD"]))
+    if not items or not isinstance(profile.get("persistent_menu"), list):
+        return dict(profile)
+    menus = []
+    for menu in profile["persistent_menu"]:
+        menu = dict(menu)
+        actions = list(menu.get("call_to_actions") or [])
+        have = {item.get("payload") for item in actions if isinstance(item, dict)}
+        actions += [
+            {"type": "postback", "title": title, "payload": payload}
+            for title, payload in items
+            if payload not in have
+        ]
+        menus.append({**menu, "call_to_actions": actions})
+    return {**profile, "persistent_menu": menus}
+
+
 def notes(profile: Mapping[str, Any], get_started_payload: str | None = None) -> list[str]:
     """Valid but surprising combinations worth telling the operator about."""
     found = []

@@ -54,7 +54,10 @@ def profile_apply(file: Path, page: str | None, chosen: str | None) -> None:
     """Check FILE against Meta's limits, then set its fields on the page, and its instagram
     section's ice breakers on each Instagram account."""
     try:
-        wanted = profile.load(file)
+        wanted = profile.with_bot_items(profile.load(file), current_app.config)
+        problems = profile.validate(wanted)  # the bot's items must fit Meta's limits too
+        if problems:
+            raise profile.ProfileError(problems)
     except profile.ProfileError as exc:
         count = len(exc.problems)
         _fail(f"{file}: {count} problem{'s' if count > 1 else ''}, nothing sent", exc.problems)
