@@ -25,7 +25,9 @@ HELP = """commands: /postback PAYLOAD  /image URL  /reset  /help  /quit"""
 @with_appcontext
 def chat(url: str | None, verbose: bool, instagram: bool) -> None:
     """Chat with the bot: each line you type is a signed Messenger (or Instagram) event."""
-    logging.getLogger("app").setLevel(logging.INFO if verbose else logging.WARNING)
+    quiet = logging.getLogger("app")
+    level = quiet.level
+    quiet.setLevel(logging.INFO if verbose else logging.WARNING)
     emulator = Emulator(
         current_app.config, current_app.instance_path, click.echo, url=url, instagram=instagram
     )
@@ -47,6 +49,7 @@ def chat(url: str | None, verbose: bool, instagram: bool) -> None:
         _loop(emulator, verbose)
     finally:
         emulator.close()
+        quiet.setLevel(level)  # the app's own logging, as it was (the command may be embedded)
 
 
 def _loop(emulator: Emulator, verbose: bool) -> None:
