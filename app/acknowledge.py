@@ -20,7 +20,7 @@ from .conversation import Conversation
 from .deadline import Deadline
 from .events import Event
 from .intake import CannotKeep, Claimed, Intake
-from .outcome import DEFERRED, Outcome
+from .outcome import DEFERRED, FAILED, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ class Acknowledger:
                 kept = False
                 outcome = Outcome(DEFERRED, f"not kept, Meta delivers it again: {exc}")
                 self.record(event, outcome, time.monotonic() - started)
+                continue
+            except Exception:  # a bug: nothing was promised, so Meta may deliver it again
+                log.exception("keeping failed mid=%s", event.log_id)
+                kept = False
+                self.record(event, Outcome(FAILED, "a bug while keeping it"), 0.0)
                 continue
             if isinstance(result, Outcome):
                 self.record(event, result, time.monotonic() - started)

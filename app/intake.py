@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .canned import fixed_reply
+from .canned import fixed_reply, is_forget
 from .deadline import Deadline
 from .events import ECHO, EDIT, UNSENT, Event
 from .facebook import GraphClient
@@ -74,6 +74,8 @@ class Intake:
         if not self.graph.serves(event.page_id, deadline.cap(LOOKUP_SECONDS)):
             return ignored(f"not our page {event.page_id}")
         if event.standby:
+            if is_forget(event, self.settings):
+                return self._erase_quietly(event)
             self.history.heard(event)  # another app owns the thread; the record stays whole
             return ignored(f"standby {event.kind}")
         if event.timestamp and event.timestamp / 1000 < self.clock() - WINDOW_SECONDS:
@@ -105,6 +107,21 @@ class Intake:
         if arrival.state == BUSY:
             return Outcome(DUPLICATE, "a live process is answering it")
         if arrival.paused:
+            if is_forget(event, self.settings):
+                return self._erase_quietly(event)
             self.ledger.answered(event.key)
             return Outcome(PAUSED, "someone from the page is replying")
         return Claimed(event, arrival)
+
+    def _erase_quietly(self, event: Event) -> Outcome:
+        """"Delete my data" while the team has the conversation: the erasure is the person's
+        right whoever is talking to them, but the reply is the team's to give."""
+        try:
+            quiet_until = self.ledger.paused_until(event.conversation)
+            self.ledger.erase(event.conversation)
+        except StoreUnavailable as exc:
+            raise CannotKeep(str(exc)) from None
+        if quiet_until:  # the team still has them: the bot stays quiet
+            self.ledger.pause(event.conversation, 0.0, since=quiet_until)
+        self.ledger.answered(event.key)
+        return Outcome(PAUSED, "erased as the person asked; no reply while the team has them")

@@ -89,9 +89,12 @@ class State:
         model_kind: str = "ollama",
         conversations_per_second: int = limits.CONVERSATIONS_PER_SECOND,
         model_tail: tuple[float, float] | None = None,
+        routing: bool = True,
     ) -> None:
-        """Latencies in seconds; the cap is Meta's unless a row asks for another."""
+        """Latencies in seconds; the cap is Meta's unless a row asks for another; `routing`:
+        the page has Conversation Routing set up (a pass of the thread succeeds)."""
         self.lock = threading.Lock()
+        self.routing = routing
         self.model_kind = model_kind
         self.graph_latency = graph_latency
         self.model_latency = model_latency
@@ -226,6 +229,9 @@ class GraphHandler(Handler):
             st.set_model(float(body["latency"]), (float(tail[0]), float(tail[1])) if tail else None)
             return self._json(200, {"latency": st.model_latency, "tail": st.model_tail})
         parts = url.path.strip("/").split("/")
+        if len(parts) == 3 and parts[2] == "pass_thread_control" and st.routing:
+            st.count("pass_thread_control")  # a page with Conversation Routing set up
+            return self._json(200, {"success": True})
         if len(parts) != 3 or parts[2] != "messages":
             return self._json(404, {"error": {"code": 803, "message": "unknown path"}})
         page, person = parts[1], str(body.get("recipient", {}).get("id", ""))
@@ -325,6 +331,11 @@ def main() -> None:
         default="ollama",
         help="which server's refusals the model stand-in copies (ollama refuses nothing)",
     )
+    parser.add_argument(
+        "--no-routing",
+        action="store_true",
+        help="the page has no Conversation Routing: passing a thread is refused (404)",
+    )
     args = parser.parse_args()
     state = State(
         args.graph_latency,
@@ -333,6 +344,7 @@ def main() -> None:
         args.model_kind,
         args.conversations_per_second,
         args.model_tail,
+        routing=not args.no_routing,
     )
     serve(args.graph_port, GraphHandler, state)
     serve(args.model_port, ModelHandler, state)

@@ -430,3 +430,17 @@ def test_a_reply_refused_for_good_is_not_asked_for_again(post, graph, model):
     graph.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE})
     graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json={"data": []})
     assert post(body_of(text_event("hi", mid="m_late"))).status_code == 200
+
+
+def test_a_bug_while_keeping_a_message_is_a_503_never_a_500(app, post, graph, monkeypatch):
+    graph_ok(graph)
+    pipeline = app.extensions["messenger"]
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(pipeline.history, "entry", broken)
+    assert post(body_of(text_event("hi", mid="m_keepbug"))).status_code == 503
+    monkeypatch.undo()
+    assert post(body_of(text_event("hi", mid="m_keepbug"))).status_code == 200
+    assert sent_texts(graph) == ["Hello there!"]

@@ -183,3 +183,14 @@ def test_the_erasure_time_keeps_meta_s_older_messages_out_but_not_newer_ones(kep
     later = int(time.time() * 1000) + 10_000  # after the newer message
     post_signed(kept, body_of(text_event("and now?", "m_6", ts=later)))
     assert earlier(model) == ["written after"]
+
+
+def test_delete_my_data_is_honoured_while_the_team_has_the_conversation(kept, graph, model):
+    store = kept.extensions["messenger"].ledger
+    store.pause(CONVERSATION, 3600)  # the Page Inbox has the thread
+    sends = len(sent_texts(graph))
+    tapped = postback("Delete my data", "FORGET_ME", mid="m_forget_q", ts=NOW_MS + 2000)
+    assert post_signed(kept, body_of(tapped)).status_code == 200
+    assert store.export(CONVERSATION)["messages"] == []  # erased
+    assert len(sent_texts(graph)) == sends  # the team's turn to speak, not the bot's
+    assert store.paused_until(CONVERSATION) is not None  # and the bot stays quiet
