@@ -50,7 +50,8 @@ class Acknowledger:
         or `ack` has run out. True when every message was kept (say 200); False when the store
         could not keep some (say 503: Meta delivers the body again; what was kept dedups)."""
         claimed, kept = [], True
-        for event in received:
+        # In the order written: a person's earlier message queues for its turn first.
+        for event in sorted(received, key=lambda e: e.timestamp):
             started = time.monotonic()
             try:
                 result = self.intake.accept(event, ack)

@@ -11,7 +11,6 @@ it again (app/recovery.py): acknowledged means answered, by this process or anot
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -22,6 +21,7 @@ from .escalation import BUTTON, TOOL_NAME, WORDS, Escalation, is_button
 from .events import INSTAGRAM
 from .facebook import GraphClient, GraphError
 from .history import History
+from .indicator import TYPING_SECONDS, Typing
 from .intake import Claimed
 from .llm import MIN_ATTEMPT_SECONDS, ChatModel, ModelError
 from .outcome import (
@@ -40,8 +40,6 @@ from .store import Ledger, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
-TYPING_THREADS = 16
 
 
 class NotSent(Exception):
@@ -66,8 +64,9 @@ class Conversation:
         self.history = history
         self.settings = settings
         self.escalation = Escalation(graph, ledger, settings)
-        # Typing indicators go out beside the model call, never in its way.
-        self._typing_pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
+        # Typing indicators go out beside the model call, never in its way, and only for a
+        # reply that takes a while (app/typing.py).
+        self.typing = Typing(self._typing)
 
     @property
     def needed(self) -> float:
@@ -82,7 +81,11 @@ class Conversation:
         wait_for_turn = deadline.remaining() - self.needed - MIN_ATTEMPT_SECONDS
         try:
             with self.ledger.turn(
-                event.conversation, event.key, event.timestamp, max(0.0, wait_for_turn)
+                event.conversation,
+                event.key,
+                event.timestamp,
+                max(0.0, wait_for_turn),
+                claimed.arrival.turn,
             ) as turn:
                 if not turn:
                     log.warning("answering out of turn mid=%s: earlier ones open", event.log_id)
@@ -136,7 +139,7 @@ class Conversation:
             return self._deliver(claimed, s.spend_limit_reply, OVER_LIMIT, deadline, sent)
         # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
-        typing = self._typing_pool.submit(self._typing, event)
+        typing = self.typing.start(event)
         history, source = self.history.recall(event, before_send)
         messages = prompt.build(
             event,
@@ -152,7 +155,7 @@ class Conversation:
         reply, made_by, usage, call = self._reply(event, messages, before_send)
         metrics.count_tokens(event.page_id, event.channel, self.model.model, usage, s.openai_prices)
         if call is not None and call.name == TOOL_NAME:
-            _after(typing)
+            typing.stop()
             reason = str(call.arguments.get("reason") or "")
             outcome = self._hand_over(claimed, reason, WORDS, deadline, sent)
             return replace(outcome, usage=str(usage))
@@ -160,7 +163,7 @@ class Conversation:
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
             if not reply.strip():  # "#", an empty code fence: nothing a person can read
                 reply, made_by = s.fallback_reply, FALLBACK
-        _after(typing)  # the indicator must not arrive after the reply
+        typing.stop()  # the indicator must not arrive after the reply
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
         outcome = self._deliver(claimed, reply, made_by, deadline, sent)
         return replace(outcome, history=earlier, history_from=source, usage=str(usage))
@@ -232,8 +235,3 @@ class Conversation:
                 self.ledger.sent([mid])
         return sent, None
 
-
-def _after(typing: Future) -> None:
-    """Drop a typing indicator that has not started; let one under way finish first."""
-    if not typing.cancel():
-        wait([typing], timeout=TYPING_SECONDS)

@@ -99,7 +99,9 @@ class Intake:
         spend = fixed_reply(event, self.settings) is None
         entry = self.history.entry(event)
         try:
-            arrival = self.ledger.arrive(event.key, event.conversation, entry, spend, event.dump())
+            arrival = self.ledger.arrive(
+                event.key, event.conversation, entry, spend, event.dump(), event.timestamp
+            )
         except StoreUnavailable as exc:
             raise CannotKeep(str(exc)) from None
         if arrival.state == ANSWERED:
@@ -114,7 +116,7 @@ class Intake:
         return Claimed(event, arrival)
 
     def _erase_quietly(self, event: Event) -> Outcome:
-        """"Delete my data" while the team has the conversation: the erasure is the person's
+        """ "Delete my data" while the team has the conversation: the erasure is the person's
         right whoever is talking to them, but the reply is the team's to give."""
         try:
             quiet_until = self.ledger.paused_until(event.conversation)

@@ -153,6 +153,12 @@ def app(settings, model, graph):
 
 
 @pytest.fixture
+def typing_at_once(app):
+    """A typing indicator for every reply, however fast (the service waits 1.5 s first)."""
+    app.extensions["messenger"].conversation.typing.after = 0.0
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

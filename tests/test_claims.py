@@ -199,3 +199,16 @@ def test_marks_left_by_an_outage_are_written_after_heartbeats_in_bounded_batches
     guarded.mark_unmarked()  # the heartbeat's chore, off the request path
     assert len(calls) == UNMARKED_BATCH
     assert arrive(guarded, "m_999").state == ANSWERED  # still known here until marked
+
+
+def test_the_turn_comes_with_the_arrival_and_a_later_message_queues_behind_it(make):
+    ledger = make()
+    first = ledger.arrive("m_1", "p:1", Entry("m_1", "a", False, 1.0), True, "{}", 1000)
+    second = ledger.arrive("m_2", "p:1", Entry("m_2", "b", False, 2.0), True, "{}", 2000)
+    assert first.turn and not second.turn  # the second waits for the first
+    with ledger.turn("p:1", "m_1", 1000, wait=0, held=True) as turn:
+        ledger.settle("m_1", turn, "p:1", [])
+    with ledger.turn("p:1", "m_2", 2000, wait=1) as turn:
+        assert turn  # and gets it once the first was settled
+    ledger.pause("p:2", 60)
+    assert not arrive(ledger, "m_3", conversation="p:2").turn  # quiet: no turn to hold

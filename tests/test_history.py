@@ -146,7 +146,9 @@ def test_messages_never_answered_are_kept_too(settings, model, graph, post_to):
     assert model.requests == []
 
 
-def test_our_replies_are_kept_under_metas_ids_and_their_echoes_not_twice(app, post, graph, model):
+def test_our_replies_are_kept_under_metas_ids_and_their_echoes_not_twice(
+    app, post, graph, model, typing_at_once
+):
     graph_ok(graph)
     post(body_of(text_event("hi", "m_1", ts=T0)))
     post(body_of(echo(app_id=777000, mid="m_out_2")))  # the echo of our reply (sends: 1 typing)
@@ -167,7 +169,7 @@ def test_a_photo_alone_reaches_the_model_once_and_later_as_a_marker(post, graph,
     assert earlier_of(model.requests[1]) == [("user", "[photo]"), ("assistant", "Hello there!")]
 
 
-def test_the_typing_indicator_does_not_hold_up_the_model(post, graph, model):
+def test_the_typing_indicator_does_not_hold_up_the_model(post, graph, model, typing_at_once):
     model_called = threading.Event()
 
     def typing_or_send(request):

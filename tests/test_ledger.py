@@ -150,7 +150,7 @@ def test_arrival_keeps_claims_and_counts_in_one_call(make):
     """What every message needs first: kept, claimed, and its model call counted once."""
     ledger, other = make(window=3600), make(window=3600)
     heard = Entry("m_1", "hi", False, 1.0)
-    assert ledger.arrive("m_1", "p:1", heard, True) == Arrival(TAKEN, False, 1)
+    assert ledger.arrive("m_1", "p:1", heard, True) == Arrival(TAKEN, False, 1, turn=True)
     assert other.arrive("m_1", "p:1", heard, True) == Arrival(BUSY)  # nothing counted again
     assert [e.id for e in other.transcript("p:1").entries] == ["m_1"]  # kept once
     assert ledger.arrive("m_2", "p:1", Entry("m_2", "2", False, 2.0), True).spent == 2
@@ -249,17 +249,17 @@ def test_a_released_claim_is_taken_at_once_but_an_answered_one_is_not(make):
     assert ledger.claim("m_1") == ANSWERED
 
 
-def test_a_message_costs_three_transactions_or_round_trips(make, monkeypatch):
-    """arrive, the turn, settle: every message pays these around its model call, and under a
-    burst each extra round trip queues behind every other request of the worker
-    (docs/benchmark.md)."""
+def test_a_message_costs_two_transactions_or_round_trips(make, monkeypatch):
+    """arrive (kept, claimed, turn granted) and settle: every message pays these around its
+    model call, and under a burst each extra round trip queues behind every other request of
+    the worker (docs/benchmark.md)."""
     import redis
 
     ledger = make()
 
     def answer(key, ts):
-        ledger.arrive(key, "p:1", Entry(key, "hi", False, ts), True)
-        with ledger.turn("p:1", key, ts, wait=1) as turn:
+        arrival = ledger.arrive(key, "p:1", Entry(key, "hi", False, ts), True, "", ts)
+        with ledger.turn("p:1", key, ts, wait=1, held=arrival.turn) as turn:
             ledger.settle(key, turn, "p:1", [Entry(f"r_{key}", "hello", True, ts + 0.5)])
 
     answer("m_0", 1)  # a process's first calls beat its heartbeat and load the scripts
@@ -280,7 +280,7 @@ def test_a_message_costs_three_transactions_or_round_trips(make, monkeypatch):
         )
     answer("m_1", 2)
     one = "transaction" if isinstance(ledger, SQLiteLedger) else "EVALSHA"
-    assert trips == [one] * 3
+    assert trips == [one] * 2
 
 
 def test_settling_keeps_the_reply_leaves_the_turn_and_marks_answered_at_once(make):

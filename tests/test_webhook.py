@@ -89,7 +89,7 @@ def test_unknown_shapes_are_200_and_logged(post, graph, caplog):
 # --- the pipeline -----------------------------------------------------------------------------
 
 
-def test_text_message_gets_typing_history_and_one_reply_last(post, graph, model):
+def test_text_message_gets_typing_history_and_one_reply_last(post, graph, model, typing_at_once):
     graph_ok(graph)
     assert post(body_of(text_event("hello bot", mid="m_1"))).status_code == 200
     calls = [c for c in graph.calls if not c.request.url.startswith(f"{GRAPH}/me")]
@@ -297,3 +297,37 @@ def test_no_secret_in_logs(post, graph, model, client, caplog):
 def test_healthz(client):
     answer = client.get("/healthz")
     assert answer.status_code == 200 and answer.json == {"status": "ok"}
+
+
+def test_a_reply_ready_at_once_needs_no_typing_indicator(post, graph, model):
+    graph_ok(graph)
+    post(body_of(text_event("quick one", mid="m_fast")))
+    assert not [c for c in graph.calls if b"typing_on" in (c.request.body or b"")]
+    assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_a_reply_that_takes_a_while_shows_the_typing_indicator_first(app, post, graph, model):
+    import threading
+
+    app.extensions["messenger"].conversation.typing.after = 0.05
+    graph.add(responses.GET, f"{GRAPH}/me", json={"id": PAGE})
+    graph.add(responses.GET, f"{GRAPH}/{PAGE}/conversations", json={"data": []})
+    seen = threading.Event()
+    graph.add_callback(
+        responses.POST,
+        f"{GRAPH}/{PAGE}/messages",
+        lambda request: (
+            (seen.set() if b"typing_on" in request.body else None)
+            or (200, {}, json.dumps({"message_id": "m_out_9"}))
+        ),
+    )
+
+    def slow(body):
+        assert seen.wait(5), "no typing indicator while the model took its time"
+        return model.answer("Thanks for waiting")
+
+    model.handler = slow
+    post(body_of(text_event("a hard one", mid="m_slow_t")))
+    bodies = [json.loads(c.request.body) for c in graph.calls if c.request.method == "POST"]
+    assert bodies[0].get("sender_action") == "typing_on"
+    assert sent_texts(graph)[-1] == "Thanks for waiting"

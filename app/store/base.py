@@ -97,6 +97,7 @@ class Arrival:
     paused: bool = False
     spent: int = 0
     told: bool = False  # the conversation already heard the AI disclosure
+    turn: bool = False  # the person's turn was granted with the arrival (nobody before it)
 
 
 class Turn:
@@ -114,11 +115,18 @@ class Ledger(Protocol):
     """What the pipeline needs from a store."""
 
     def arrive(
-        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+        self,
+        key: str,
+        conversation: str,
+        entry: Entry,
+        spend: bool,
+        event: str = "",
+        ts: int = 0,
     ) -> Arrival:
         """Keep the person's message and claim it with `event` (JSON: what recovery needs);
-        when taken, read the pause and whether the conversation was told, and (`spend`) count
-        a model call the first time only, unless paused. One transaction, one round trip."""
+        when taken, read the pause and whether the conversation was told, (`spend`) count a
+        model call the first time only, and unless paused queue for the person's turn (at
+        `ts`). One transaction, one round trip."""
 
     def claim(self, key: str) -> str:
         """Take the message id for this delivery: TAKEN, ANSWERED, or BUSY (a live owner)."""
@@ -145,9 +153,9 @@ class Ledger(Protocol):
         `oldest` (epoch seconds), among the `scan` oldest unanswered; and the keys of those
         given up (older, or tried MAX_TRIES times), which are marked answered."""
 
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
-        """Context manager: wait up to `wait` s for this message's turn; yield it (truthy when
-        it came)."""
+    def turn(self, name: str, key: str, ts: int, wait: float, held: bool = False) -> Iterator[Turn]:
+        """Context manager: wait up to `wait` s for this message's turn (`held`: arrive()
+        granted it already); yield it (truthy when it came)."""
 
     def pause(self, name: str, seconds: float, since: float | None = None) -> None:
         """Keep the bot quiet for `name` until `since` (default now) + `seconds`; a pause that
@@ -243,13 +251,15 @@ class Turns:
         raise NotImplementedError
 
     @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
+    def turn(self, name: str, key: str, ts: int, wait: float, held: bool = False) -> Iterator[Turn]:
         """Queue behind this person's earlier messages; hold the turn while answering; leave
-        it at the end unless settle() did."""
+        it at the end unless settle() did. `held`: arrive() queued and granted it already (a
+        round trip saved for nearly every message)."""
         ends = time.monotonic() + wait
-        turn = Turn(name, key, False)
+        turn = Turn(name, key, held)
         try:
-            turn.held = self._try_turn(name, key, ts)
+            if not turn.held:
+                turn.held = self._try_turn(name, key, ts)
             while not turn.held and time.monotonic() < ends:
                 time.sleep(POLL_SECONDS)
                 turn.held = self._try_turn(name, key, ts)

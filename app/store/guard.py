@@ -76,12 +76,18 @@ class Guarded:
             return fallback
 
     def arrive(
-        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+        self,
+        key: str,
+        conversation: str,
+        entry: Entry,
+        spend: bool,
+        event: str = "",
+        ts: int = 0,
     ) -> Arrival:
         """As claim(): StoreUnavailable when the store is down or busy."""
         if key in self._unmarked:
             return Arrival(ANSWERED)
-        arrive = lambda: self.store.arrive(key, conversation, entry, spend, event)  # noqa: E731
+        arrive = lambda: self.store.arrive(key, conversation, entry, spend, event, ts)  # noqa: E731
         return self._use("claim", arrive, None, strict=True)
 
     def claim(self, key: str) -> str:
@@ -151,12 +157,13 @@ class Guarded:
             self._unmarked.pop(key, None)
 
     @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float) -> Iterator[Turn]:
+    def turn(self, name: str, key: str, ts: int, wait: float, held: bool = False) -> Iterator[Turn]:
         """Without the store, answer out of turn rather than not at all. The store's own
         context manager sits on an ExitStack, so that its failures, on entering or on
         leaving, are caught here, while the caller's pass through untouched."""
         with ExitStack() as stack:
-            enter = lambda: stack.enter_context(self.store.turn(name, key, ts, wait))  # noqa: E731
+            turn = lambda: self.store.turn(name, key, ts, wait, held)  # noqa: E731
+            enter = lambda: stack.enter_context(turn())  # noqa: E731
             got = self._use("turn", enter, None)
             release = stack.pop_all()  # leaving the turn is ours to guard, not the with's
         try:

@@ -61,13 +61,21 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         self._privacy_scripts()
 
     def arrive(
-        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+        self,
+        key: str,
+        conversation: str,
+        entry: Entry,
+        spend: bool,
+        event: str = "",
+        ts: int = 0,
     ) -> Arrival:
-        """Keep and claim: one script, one round trip."""
+        """Keep, claim, and queue for the turn: one script, one round trip."""
         claim_keys, claim_args = self._claim_call(key, conversation, spend, event)
         keys, args = self._remember_call(conversation, [entry], False)
-        state, paused, spent, told = self._arrive(claim_keys + keys, claim_args + args)
-        return Arrival(state.decode(), bool(paused), int(spent), bool(told))
+        turn_keys, turn_args = self._turn_call(conversation, key, ts)
+        found = self._arrive(claim_keys + keys + turn_keys, claim_args + turn_args + args)
+        state, paused, spent, told, held = found
+        return Arrival(state.decode(), bool(paused), int(spent), bool(told), bool(held))
 
     def claim(self, key: str) -> str:
         """Answered, busy (a live owner has it), or taken: one script."""
@@ -123,10 +131,14 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
 
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Queue, drop waiters that vanished, and take the turn when it is ours: one script."""
+        return bool(self._turn(*self._turn_call(name, key, ts)))
+
+    def _turn_call(self, name: str, key: str, ts: int) -> tuple[list, list]:
+        """The TURN script's 4 keys and 7 arguments."""
         now = self.clock()
         args = [key, ts, now + self.lease, now, int(self.lease * 1000)]
         args += [self._owner(), self.prefix + "owner:"]
-        return bool(self._turn(self._turn_keys(name), args))
+        return self._turn_keys(name), args
 
     def settle(
         self,

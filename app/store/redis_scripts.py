@@ -68,19 +68,29 @@ redis.call('HSET', KEYS[2], 'spent', spent)
 return {'taken', 0, spent, told}
 """
 
-# A message's arrival: the transcript's script, then the claim's, as one script — one round trip
-# (a pipeline of the two costs another: redis-py asks SCRIPT EXISTS before each such pipeline).
+# A message's arrival: the transcript's script, the claim's, and when it is ours to answer the
+# turn's, as one script — one round trip (a pipeline of them costs another: redis-py asks SCRIPT
+# EXISTS before each such pipeline).
 ARRIVE = (
     "local function remember(KEYS, ARGV)\n" + REMEMBER + "\nend\n"
     "local function claim(KEYS, ARGV)\n" + CLAIM + "\nend\n"
+    "local function turn(KEYS, ARGV)\n" + TURN + "\nend\n"
     """
--- KEYS: the claim's 7, then the transcript's 4; ARGV: the claim's 8, then the transcript's
-local ca, ra = {}, {}
+-- KEYS: the claim's 7, the transcript's 4, the turn's 4
+-- ARGV: the claim's 8, the turn's 7, then the transcript's
+local ca, ta, ra = {}, {}, {}
 for i = 1, #ARGV do
-  if i <= 8 then ca[i] = ARGV[i] else ra[i - 8] = ARGV[i] end
+  if i <= 8 then ca[i] = ARGV[i]
+  elseif i <= 15 then ta[i - 8] = ARGV[i]
+  else ra[i - 15] = ARGV[i] end
 end
 remember({KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, ra)
-return claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}, ca)
+local result = claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}, ca)
+local held = 0
+if result[1] == 'taken' and result[2] == 0 then
+  held = turn({KEYS[12], KEYS[13], KEYS[14], KEYS[15]}, ta)
+end
+return {result[1], result[2], result[3], result[4], held}
 """
 )
 

@@ -152,30 +152,34 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         holders whose process died drop out at once."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
-            db.execute(
-                """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
-                   VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (name, key) DO NOTHING""",
-                (name, key, ts, now + self.lease, owner),
-            )
-            queue = db.execute(
-                "SELECT key, owner, expires_at FROM turns WHERE name = ?", (name,)
-            ).fetchall()
-            alive = self._alive({row[1] for row in queue}, now)
-            gone = [(name, k) for k, o, expires in queue if expires < now or o not in alive]
-            if gone:
-                db.executemany(LEAVE_SQL, gone)
-            blocked = db.execute(
-                """SELECT 1 FROM turns WHERE name = ? AND key != ?
-                   AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
-                (name, key, ts, ts, key),
-            ).fetchone()
-            if blocked:
-                return False
-            db.execute(
-                "UPDATE turns SET holding = 1, expires_at = ? WHERE name = ? AND key = ?",
-                (now + self.lease, name, key),
-            )
-            return True
+            return self._queue(db, name, key, ts, now, owner)
+
+    def _queue(self, db, name: str, key: str, ts: int, now: float, owner: str) -> bool:
+        """_try_turn()'s statements, inside the caller's transaction (arrive's too)."""
+        db.execute(
+            """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
+               VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (name, key) DO NOTHING""",
+            (name, key, ts, now + self.lease, owner),
+        )
+        queue = db.execute(
+            "SELECT key, owner, expires_at FROM turns WHERE name = ?", (name,)
+        ).fetchall()
+        alive = self._alive({row[1] for row in queue}, now)
+        gone = [(name, k) for k, o, expires in queue if expires < now or o not in alive]
+        if gone:
+            db.executemany(LEAVE_SQL, gone)
+        blocked = db.execute(
+            """SELECT 1 FROM turns WHERE name = ? AND key != ?
+               AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
+            (name, key, ts, ts, key),
+        ).fetchone()
+        if blocked:
+            return False
+        db.execute(
+            "UPDATE turns SET holding = 1, expires_at = ? WHERE name = ? AND key = ?",
+            (now + self.lease, name, key),
+        )
+        return True
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""

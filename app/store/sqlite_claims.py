@@ -16,10 +16,16 @@ class SQLiteClaims:
     """Mixed into the SQLite store: uses its connections, transactions, owners and clock."""
 
     def arrive(
-        self, key: str, conversation: str, entry: Entry, spend: bool, event: str = ""
+        self,
+        key: str,
+        conversation: str,
+        entry: Entry,
+        spend: bool,
+        event: str = "",
+        ts: int = 0,
     ) -> Arrival:
-        """Keep, claim, and when taken read the pause and the disclosure and count the call
-        (the first time only): one transaction."""
+        """Keep, claim, and when taken read the pause and the disclosure, count the call (the
+        first time only) and queue for the turn: one transaction."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
             self._keep(db, conversation, [entry], False, now)
@@ -38,7 +44,8 @@ class SQLiteClaims:
             if spent is None:  # a new claim: its call counts now, and only now
                 spent = self._count(db, conversation, now) if spend else 0
                 db.execute("UPDATE claims SET spent = ? WHERE key = ?", (spent, key))
-            return Arrival(state, spent=spent, told=told)
+            held = self._queue(db, conversation, key, ts, now, owner)
+            return Arrival(state, spent=spent, told=told, turn=held)
 
     def claim(self, key: str) -> str:
         """Take the id, unless it was answered or a live owner is answering it."""
