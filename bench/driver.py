@@ -282,8 +282,10 @@ def person(
     outcome: Outcome,
     go: threading.Event,
     stop: threading.Event,
+    gate: threading.Event | None = None,
 ) -> None:
-    """One person's conversation: store, then deliver each message after the last returned."""
+    """One person's conversation: store, then deliver each message after the last returned
+    (and, with a `gate`, every message after the first once the gate is open)."""
     hook = target.webhook_conn(index, delivery.ack_seconds)
     spare = target.webhook_conn(index, delivery.ack_seconds)
     graph = Conn(target.graph_port, 10.0)
@@ -292,6 +294,9 @@ def person(
             conn.connect()
         go.wait()
         for k in range(messages):
+            while k and gate is not None and not gate.wait(0.5):
+                if stop.is_set():
+                    return
             if stop.is_set():
                 return
             mid = f"m_{who}_{k}"
@@ -325,17 +330,19 @@ def drive(
     delivery: Delivery,
     limit: float,
     on_start=None,
+    gate: threading.Event | None = None,
 ) -> tuple[Outcome, float, bool]:
     """Run every person at once; return what was seen, the wall time, and whether it finished.
 
     `on_start(started, outcome)` is called as the clock starts (bench/kills.py arms its timers).
+    `gate`: each person sends their second and later messages only once it is open.
     """
     outcome = Outcome()
     go, stop = threading.Event(), threading.Event()
     threads = [
         threading.Thread(
             target=person,
-            args=(target, who, i, messages, delivery, outcome, go, stop),
+            args=(target, who, i, messages, delivery, outcome, go, stop, gate),
             daemon=True,
         )
         for i, who in enumerate(people)

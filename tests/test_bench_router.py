@@ -1,6 +1,7 @@
 """The bench's router in front of several hosts: affinity, passive health checks, failover."""
 
 import select
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -8,6 +9,8 @@ import pytest
 
 from bench.driver import CONNECTION, Delivery, Outcome, Target, deliver
 from bench.router import RoutedConn, Router
+from bench.row import Row
+from bench.run import main, matrix_rows, parse
 
 
 class Clock:
@@ -188,3 +191,25 @@ def test_the_driver_routes_through_the_target_router_and_straight_without_one():
     routed = Target(1, 9, "secret", router).webhook_conn(3, 1.0)
     assert isinstance(routed, RoutedConn) and routed.index == 3 and routed.router is router
     assert Target(1, 9, "secret").webhook_conn(3, 1.0).port == 1
+
+
+def test_a_host_killed_mid_request_excuses_the_cuts_one_killed_after_its_200s_none():
+    assert Row("h", 1, 1, hosts=3, host_crash=True).excused() == {CONNECTION}
+    assert Row("h", 1, 1, hosts=3, host_crash=True, after_ack=True).excused() == set()
+
+
+def test_the_hosts_rows_are_skipped_on_sqlite_with_a_line_that_says_why(capsys):
+    names = {row.name: row for row in matrix_rows(parse(["--matrix", "--matrix-people", "4"]))}
+    assert names["hosts3"].hosts == 3 and names["hosts3"].people == 12
+    crash = names["hosts3_crash"]
+    assert crash.host_crash and crash.after_ack and not crash.crash
+    assert crash.messages == 2 and crash.write_again  # the second once the first is answered
+    previous = signal.getsignal(signal.SIGTERM)  # main() sets its own
+    try:
+        code = main(["--store", "sqlite", "--no-main", "--matrix", "--only", "hosts3,hosts3_crash"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out = capsys.readouterr().out
+    assert code == 1  # nothing ran, so nothing passed
+    assert "hosts3          skipped: 3 hosts share one store only with --store redis" in out
+    assert "hosts3_crash    skipped" in out
