@@ -149,9 +149,10 @@ def notes(result: dict) -> list[str]:
         )
     if result.get("host_crash"):
         c = result["host_crash"]
+        workers = f"{c.get('workers')} worker{'' if c.get('workers') == 1 else 's'}"
         out.append(
-            f"host crash: {c.get('host')} (master {c.get('pid')} and {c.get('workers')} workers) "
-            f"SIGKILLed at t={c.get('killed_at')} s, not restarted {c.get('error', '')}".rstrip()
+            f"host crash: {c.get('host')} (master {c.get('pid')} and {workers}) SIGKILLed at "
+            f"t={c.get('killed_at')} s, not restarted {c.get('error', '')}".rstrip()
         )
     if result.get("write_again"):
         w = result["write_again"]
