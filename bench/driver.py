@@ -20,12 +20,17 @@ import hashlib
 import hmac
 import http.client
 import json
+import select
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .procs import LOOPBACK
+
+if TYPE_CHECKING:
+    from .router import RoutedConn, Router
 
 PAGE_ID = "100000000000001"
 JSON = {"Content-Type": "application/json"}
@@ -61,11 +66,20 @@ def verdict(status: int, seconds: float, ack_seconds: float) -> str | None:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the service and the Graph stand-in listen, and the secret that signs bodies."""
+    """Where the service and the Graph stand-in listen, and the secret that signs bodies.
+    With several hosts, `router` picks each person's host (bench/router.py) and
+    `service_port` is the first host's."""
 
     service_port: int
     graph_port: int
     app_secret: str
+    router: Router | None = None
+
+    def webhook_conn(self, index: int, timeout: float) -> Conn | RoutedConn:
+        """Person `index`'s connection to the webhook: the one service, or through the router."""
+        if self.router is not None:
+            return self.router.conn(index, timeout)
+        return Conn(self.service_port, timeout)
 
 
 @dataclass
@@ -138,6 +152,29 @@ class Conn:
                     self.close()
                     raise
                 time.sleep(0.2)
+
+    def open(self, timeout: float) -> None:
+        """One connect attempt within `timeout` seconds, nothing sent; raises OSError (refused,
+        timed out) with the connection closed."""
+        self.close()
+        self.conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=max(0.001, timeout))
+        try:
+            self.conn.connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def dropped(self) -> bool:
+        """No socket, or the peer closed it while idle (readable with nothing asked: its FIN or
+        a reset), so a request written into it would be lost."""
+        sock = self.conn.sock if self.conn is not None else None
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str], within: float | None = None
@@ -245,16 +282,21 @@ def person(
     outcome: Outcome,
     go: threading.Event,
     stop: threading.Event,
+    gate: threading.Event | None = None,
 ) -> None:
-    """One person's conversation: store, then deliver each message after the last returned."""
-    hook = Conn(target.service_port, delivery.ack_seconds)
-    spare = Conn(target.service_port, delivery.ack_seconds)
+    """One person's conversation: store, then deliver each message after the last returned
+    (and, with a `gate`, every message after the first once the gate is open)."""
+    hook = target.webhook_conn(index, delivery.ack_seconds)
+    spare = target.webhook_conn(index, delivery.ack_seconds)
     graph = Conn(target.graph_port, 10.0)
     try:
         for conn in (hook, graph):
             conn.connect()
         go.wait()
         for k in range(messages):
+            while k and gate is not None and not gate.wait(0.5):
+                if stop.is_set():
+                    return
             if stop.is_set():
                 return
             mid = f"m_{who}_{k}"
@@ -288,17 +330,19 @@ def drive(
     delivery: Delivery,
     limit: float,
     on_start=None,
+    gate: threading.Event | None = None,
 ) -> tuple[Outcome, float, bool]:
     """Run every person at once; return what was seen, the wall time, and whether it finished.
 
     `on_start(started, outcome)` is called as the clock starts (bench/kills.py arms its timers).
+    `gate`: each person sends their second and later messages only once it is open.
     """
     outcome = Outcome()
     go, stop = threading.Event(), threading.Event()
     threads = [
         threading.Thread(
             target=person,
-            args=(target, who, i, messages, delivery, outcome, go, stop),
+            args=(target, who, i, messages, delivery, outcome, go, stop, gate),
             daemon=True,
         )
         for i, who in enumerate(people)

@@ -3,6 +3,8 @@
 - kill_worker: one gunicorn worker SIGKILLed; the master forks a new one.
 - crash: the master and every worker SIGKILLed at once, the service started again exactly as
   before (same command, environment, port, ledger file or Redis) a moment later.
+- crash_host: one of several hosts on one Redis, master and workers, SIGKILLed at once and left
+  down; the other hosts must answer what it acknowledged, and the router sends its people on.
 
 When: `at(seconds)` after the measured run began, or `after_first_end(seconds)` after the first
 POST of the run ended — with its 200, or at Meta's 5 s deadline, whichever came first — so a
@@ -10,7 +12,8 @@ service that answers 200 before it replies is hit after its 200s went out, befor
 
 Each returns an `on_start(started, outcome)` callback for `driver.drive`, which arms the fault
 when the clock starts, and fills `log` with what was done and when (seconds since the start);
-`log["done"]` is set once the fault is over (the restarted service answering, for a crash).
+`log["done"]` is set once the fault is over (the restarted service answering, for a crash; the
+host gone, for crash_host).
 """
 
 from __future__ import annotations
@@ -89,6 +92,22 @@ def crash(procs: P.Procs, port: int, when, down: float, log: dict):
             log["ready_at"] = round(time.perf_counter() - started, 2)
         except RuntimeError as exc:
             log["error"] = str(exc).splitlines()[0]
+        finally:
+            log["done"] = True
+
+    return lambda started, outcome: when(kill, started, outcome, log)
+
+
+def crash_host(procs: P.Procs, name: str, when, log: dict):
+    """A callback that SIGKILLs host `name` (its master and workers) when `when` fires, for good."""
+
+    def kill(started: float) -> None:
+        """SIGKILL the host's group; remember which, how many workers, when; never restart it."""
+        try:
+            pid = procs.latest[name].pid
+            log.update(host=name, pid=pid, workers=len(P.children(pid)))
+            procs.crash(name)
+            log["killed_at"] = round(time.perf_counter() - started, 2)
         finally:
             log["done"] = True
 

@@ -119,7 +119,19 @@ def notes(result: dict) -> list[str]:
         out.append(f"TCP on this machine during the run (SYN drops cost 1 s each): {tcp}")
     if result.get("redis_cpu_ms_per_msg") is not None:
         out.append(f"redis-server CPU {result['redis_cpu_ms_per_msg']:.2f} ms/msg")
-    for key in ("killed_worker", "crash"):
+    if result.get("router"):
+        r = result["router"]
+        each = result["workers"] // r["hosts"]
+        line = (
+            f"{r['hosts']} hosts, {each} worker{'s' if each != 1 else ''} each, on one Redis; "
+            f"router: POSTs per host {r['posts']}, {r['rerouted']} past a person's own host"
+        )
+        if any(r["marked_down"]):
+            line += f", marked down per host {r['marked_down']}"
+        peak = result["conversations_peak_per_s"]
+        line += f"; conversation reads per s per page across hosts {peak} (Meta: <= 2)"
+        out.append(line)
+    for key in ("killed_worker", "crash", "host_crash"):
         if result.get(key) and "first_end_at" in result[key]:
             out.append(f"first POST ended (200 or deadline) at t={result[key]['first_end_at']} s")
     if result.get("killed_worker"):
@@ -135,6 +147,21 @@ def notes(result: dict) -> list[str]:
             f"t={c.get('killed_at')} s, restarted at {c.get('restarted_at')} s, answering "
             f"at {c.get('ready_at', '-')} s {c.get('error', '')}".rstrip()
         )
+    if result.get("host_crash"):
+        c = result["host_crash"]
+        workers = f"{c.get('workers')} worker{'' if c.get('workers') == 1 else 's'}"
+        out.append(
+            f"host crash: {c.get('host')} (master {c.get('pid')} and {workers}) SIGKILLed at "
+            f"t={c.get('killed_at')} s, not restarted {c.get('error', '')}".rstrip()
+        )
+    if result.get("write_again"):
+        w = result["write_again"]
+        why = (
+            "once every first message had its reply"
+            if w.get("answered")
+            else f"without every first message answered {w.get('error', '')}".rstrip()
+        )
+        out.append(f"messages after the first sent from t={w.get('opened_at')} s, {why}")
     if result.get("workdir"):
         out.append(f"logs kept in {result['workdir']}")
     return out

@@ -9,6 +9,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from . import kills, limits
 from . import procs as P
 from .batch import drive_batch
 from .driver import CONNECTION, Delivery, Target, drive
+from .router import Router
 from .tally import percentile, tally
 
 FALLBACK = "BENCH FALLBACK: sorry, no answer right now."
@@ -28,6 +30,16 @@ AFTER_ACK = 1.0  # an after-ack fault: seconds after the first POST ended (its 2
 WARMUP_MODEL_LATENCY = 1.0  # at most: a warm-up only needs every worker to have made calls
 # The warm-up is not measured: it waits long for its answers rather than redeliver.
 WARMUP_DELIVERY = Delivery(ack_seconds=30.0)
+CRASHED_HOST = 0  # the host a host crash kills: the first one (people 0, N, 2N, ...)
+# A dead process is found after 10 s without a heartbeat, by a recovery scan every 2 s
+# (README, "Inside Meta's five seconds"); its messages are then answered within the budget.
+RECOVERY_SECONDS = 12.0
+FAULT_LIMIT = 120.0  # seconds: a fault not over by then is not waited for any longer
+
+
+def host_name(host: int) -> str:
+    """A host's process name (and log file) in a row with several: host1, host2, ..."""
+    return f"host{host + 1}"
 
 
 @dataclass(frozen=True)
@@ -49,11 +61,17 @@ class Row:
     batch: bool = False  # every person's one message in a single POST
     model_latency: float | None = None  # this row's model latency (default: the setup's)
     model_tail: tuple[float, float] | None = None  # (share, seconds); default: the setup's
+    # Several services ("hosts") on one Redis, each person routed to one (bench/router.py).
+    hosts: int = 1
+    host_crash: bool = False  # one host SIGKILLed (master and workers), never restarted
+    # Every message after the first waits until the fault is over and each person's first
+    # message has its reply: then people write again (a dead host's people through the router).
+    write_again: bool = False
 
     def excused(self) -> frozenset[str]:
         """Failed deliveries the row's fault causes by itself: a worker or host killed
         mid-request cuts the connections of the POSTs in flight. After the 200s, none."""
-        cut = (self.kill_worker or self.crash) and not self.after_ack
+        cut = (self.kill_worker or self.crash or self.host_crash) and not self.after_ack
         return frozenset({CONNECTION}) if cut else frozenset()
 
 
@@ -72,6 +90,7 @@ class Setup:
     keep: bool = False
     conversations_per_second: int = limits.CONVERSATIONS_PER_SECOND
     service_dir: Path = P.ROOT
+    host_workers: int = 1  # WEB_CONCURRENCY of each host in a row with several
 
 
 def _call(port: int, method: str, path: str, body: dict | None = None) -> dict:
@@ -118,8 +137,9 @@ def _wait_workers(service, wanted: int | None) -> int:
 
 
 def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
-    """Stand-ins, optional Redis and the service, each ready; target, workers, service's cwd."""
-    graph_port, model_port, port = P.free_port(), P.free_port(), P.free_port()
+    """Stand-ins, optional Redis and the service (or each host), each ready; the target, the
+    number of workers (over every host), the service's cwd."""
+    graph_port, model_port = P.free_port(), P.free_port()
     standins = procs.start(
         "standins",
         [sys.executable, "-m", "bench.standins", "--graph-port", str(graph_port)]
@@ -129,6 +149,8 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
         + ["--conversations-per-second", str(setup.conversations_per_second)],
     )
     P.wait_http(graph_port, "/_stats", standins, 15, "standins", procs)
+    if row.hosts > 1 and setup.store != "redis":
+        raise RuntimeError(f"{row.name}: several hosts share one store only with --store redis")
     redis_url = setup.redis_url
     if setup.store == "redis" and not redis_url:
         redis_url = P.start_redis(procs)
@@ -139,8 +161,6 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
         "OPENAI_API_KEY": "bench-model-key",
         "FB_GRAPH_API_URL": f"http://{P.LOOPBACK}:{graph_port}/v26.0",
         "OPENAI_BASE_URL": f"http://{P.LOOPBACK}:{model_port}/v1",
-        "PORT": str(port),
-        "GUNICORN_CMD_ARGS": f"--bind {P.LOOPBACK}:{port}",  # loopback only
         "REQUEST_BUDGET_SECONDS": str(row.budget),
         "LEDGER_PATH": str(procs.workdir / "ledger.sqlite3"),
         # Set even when empty: a .env beside the service must not point it at another Redis.
@@ -150,16 +170,33 @@ def _start(row: Row, setup: Setup, procs: P.Procs) -> tuple[Target, int, str]:
         "SYSTEM_PROMPT": "",
         "HISTORY_MESSAGES": str(HISTORY_MESSAGES),
     }
-    if setup.workers:
-        settings["WEB_CONCURRENCY"] = str(setup.workers)
+    workers = setup.host_workers if row.hosts > 1 else setup.workers
+    if workers:
+        settings["WEB_CONCURRENCY"] = str(workers)
     if setup.threads:
         settings["WEB_THREADS"] = str(setup.threads)
-    env = P.service_env(settings, setup.service_dir)
-    argv = P.procfile_command(env, setup.service_dir)
-    service = procs.start("service", argv, env, cwd=setup.service_dir)
-    P.wait_http(port, "/healthz", service, 60, "service", procs)
-    workers = _wait_workers(service, setup.workers)
-    return Target(port, graph_port, APP_SECRET), workers, os.readlink(f"/proc/{service.pid}/cwd")
+    names = [host_name(h) for h in range(row.hosts)] if row.hosts > 1 else ["service"]
+    ports = [P.free_port() for _ in names]
+    started = []
+    for name, port in zip(names, ports, strict=True):
+        own = {
+            "PORT": str(port),
+            "GUNICORN_CMD_ARGS": f"--bind {P.LOOPBACK}:{port}",  # loopback only
+        }
+        if row.hosts > 1:  # a host's local files are its own, as on a machine of its own
+            instance = procs.workdir / name
+            instance.mkdir(exist_ok=True)
+            own |= {"INSTANCE_PATH": str(instance), "LEDGER_PATH": str(instance / "ledger.sqlite3")}
+        env = P.service_env({**settings, **own}, setup.service_dir)
+        argv = P.procfile_command(env, setup.service_dir)
+        started.append(procs.start(name, argv, env, cwd=setup.service_dir))
+    total = 0
+    for name, port, service in zip(names, ports, started, strict=True):
+        P.wait_http(port, "/healthz", service, 60, name, procs)
+        total += _wait_workers(service, workers)
+    router = Router(ports) if row.hosts > 1 else None
+    target = Target(ports[0], graph_port, APP_SECRET, router)
+    return target, total, os.readlink(f"/proc/{started[0].pid}/cwd")
 
 
 def run_row(row: Row, setup: Setup) -> dict:
@@ -204,6 +241,18 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     if row.crash:
         when = kills.after_first_end(AFTER_ACK) if row.after_ack else kills.at(CRASH_AT)
         on_start = kills.crash(procs, target.service_port, when, CRASH_DOWN, killed)
+    if row.host_crash:
+        when = kills.after_first_end(AFTER_ACK) if row.after_ack else kills.at(CRASH_AT)
+        on_start = kills.crash_host(procs, host_name(CRASHED_HOST), when, killed)
+    if target.router:
+        target.router.clear()  # the warm-up's POSTs are not counted
+    gate, gated = None, {}
+    if row.write_again:
+        gate = threading.Event()
+        wait = row.budget + RECOVERY_SECONDS + 10  # after the fault: the first replies' time
+        limit += wait + AFTER_ACK + d.ack_seconds + 10
+        fault = killed if row.kill_worker or row.crash or row.host_crash else None
+        on_start = _gated(on_start, target.graph_port, people, fault, gate, wait, gated)
 
     before_counts = _call(target.graph_port, "GET", "/_stats")["counts"]
     _call(target.graph_port, "POST", "/_mark")
@@ -212,10 +261,10 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     if row.batch:
         outcome, wall, finished = drive_batch(target, people, d, limit)
     else:
-        outcome, wall, finished = drive(target, people, row.messages, d, limit, on_start)
+        outcome, wall, finished = drive(target, people, row.messages, d, limit, on_start, gate)
     box1, tcp1 = P.box_ticks(), P.tcp_counters()
     deadline = time.monotonic() + AFTER_ACK + d.ack_seconds + CRASH_AT + CRASH_DOWN + 70
-    faulty = row.kill_worker or row.crash
+    faulty = row.kill_worker or row.crash or row.host_crash
     while faulty and "done" not in killed and time.monotonic() < deadline:
         time.sleep(0.1)  # a short run must not end before the fault (and the restart) did
     sent = row.people * row.messages
@@ -239,6 +288,8 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
     busy, total = (b - a for a, b in zip(box0, box1, strict=True))
     cpu_ms = {k: (cpu1[k] - cpu0[k]) * 1000 / sent for k in cpu0}
     fallbacks_ok = not row.batch or counted.fallbacks == 0
+    # Meta's cap is per page, whichever host reads: several hosts must hold it together.
+    cap_held = row.hosts == 1 or conversations["peak_per_second"] <= limits.CONVERSATIONS_PER_SECOND
     return {
         "row": row.name,
         "fault": row.fault,
@@ -252,6 +303,8 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "store": setup.store,
         "service_dir": service_cwd,  # where the running service was started, read from /proc
         "workers": workers,
+        "hosts": row.hosts,
+        "router": target.router.stats() if target.router else None,
         "sent": sent,
         "replies": counted.replies,
         "lost": counted.lost,
@@ -303,14 +356,49 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         },
         "killed_worker": killed if row.kill_worker else None,
         "crash": killed if row.crash else None,
+        "host_crash": killed if row.host_crash else None,
+        "write_again": gated or None,
         "finished": finished,
         "workdir": str(procs.workdir) if setup.keep else None,
         "pass": finished
         and counted.lost == 0
         and counted.duplicated == 0
         and failed - excused == 0
-        and fallbacks_ok,
+        and fallbacks_ok
+        and cap_held,
     }
+
+
+def _gated(on_start, graph_port: int, people: list[str], fault: dict | None, gate, wait, log: dict):
+    """An on_start that also opens `gate` once the fault is done (if any: its log has "done")
+    and every person's first message has its reply, or `wait` s after the fault at most."""
+
+    def watch(started: float) -> None:
+        try:
+            ends = time.monotonic() + FAULT_LIMIT
+            while fault is not None and "done" not in fault and time.monotonic() < ends:
+                time.sleep(0.1)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                replies = _call(graph_port, "GET", "/_stats")["replies"]
+                if tally(replies, people, 1, FALLBACK, HISTORY_MESSAGES).lost == 0:
+                    log["answered"] = True
+                    break
+                time.sleep(0.25)
+            else:
+                log["answered"] = False
+        except (OSError, ValueError) as exc:
+            log["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            log["opened_at"] = round(time.perf_counter() - started, 2)
+            gate.set()
+
+    def arm(started: float, outcome) -> None:
+        if on_start:
+            on_start(started, outcome)
+        threading.Thread(target=watch, args=(started,), daemon=True).start()
+
+    return arm
 
 
 def _histogram(latencies: list[float], step: float = 0.25) -> dict[str, int]:
@@ -324,9 +412,10 @@ def _histogram(latencies: list[float], step: float = 0.25) -> dict[str, int]:
 
 
 def _cpu(procs: P.Procs) -> dict[str, float]:
-    """CPU seconds so far of the service (killed instances too), stand-ins, Redis, driver."""
-    out = {
-        name: procs.cpu(name) for name in ("service", "standins", "redis") if name in procs.latest
-    }
+    """CPU seconds so far of the service (every host; killed instances too), stand-ins,
+    Redis, driver."""
+    out = {name: procs.cpu(name) for name in ("standins", "redis") if name in procs.latest}
+    hosts = [name for name in procs.latest if name == "service" or name.startswith("host")]
+    out["service"] = sum(procs.cpu(name) for name in hosts)
     out["driver"] = P.self_cpu()
     return out

@@ -13,8 +13,10 @@ redelivered at once, then after 1, 2, 4, 8, 16 s), and counts per person what th
 stand-in received. The Graph stand-in enforces Meta's limits (2 Conversations API calls per
 second per page, 2000-character texts). `--matrix` adds one row per injected fault, slow and
 heavy-tailed models, a worker killed and a crash of the whole service (mid-request, and after
-the 200s went out), and one batched POST; `--repeat N` runs the main row N times and prints the
-median. `--service-dir` runs the service of another checkout with this bench; `--floor-json`
+the 200s went out), one batched POST, and with `--store redis` three hosts on one Redis (each
+person routed to one by the driver's router, bench/router.py), then one of them crashed for
+good after its 200s; `--repeat N` runs the main row N times and prints the median.
+`--service-dir` runs the service of another checkout with this bench; `--floor-json`
 takes a bench/floor run's results to check the main row against. Columns and results:
 docs/benchmark.md.
 """
@@ -37,6 +39,7 @@ from .standins import parse_tail
 
 SLOW_MODEL = 6.0  # seconds: past Meta's 5 s, so the 200 must not wait for the reply
 HEAVY_TAIL = (1.0, (0.1, 8.0))  # 1 s, and one call in ten 8 s
+HOSTS = 3  # the hosts rows: services on one Redis, `--matrix-people` people each
 
 
 def matrix_rows(args: argparse.Namespace) -> list[Row]:
@@ -63,6 +66,21 @@ def matrix_rows(args: argparse.Namespace) -> list[Row]:
         # went out (a 6 s model), before the replies; only the store can bring them back.
         Row("kill_after_ack", u, 1, budget=budget, kill_worker=True, **after_ack),
         Row("crash_after_ack", u, 1, budget=budget, crash=True, **after_ack),
+        # Several hosts on one Redis (--store redis only), `u` people each. In the crash, one
+        # host dies after the 200s of everyone's first message and stays down: the others
+        # recover what it acknowledged. Once all are answered, everyone writes again, and the
+        # router sends the dead host's people to the others.
+        Row("hosts3", HOSTS * u, k, budget=budget, hosts=HOSTS),
+        Row(
+            "hosts3_crash",
+            HOSTS * u,
+            2,
+            budget=budget,
+            hosts=HOSTS,
+            host_crash=True,
+            write_again=True,
+            **after_ack,
+        ),
     ]
 
 
@@ -88,9 +106,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=15.0, help="REQUEST_BUDGET_SECONDS")
     p.add_argument("--workers", type=int, help="WEB_CONCURRENCY (default: the service's)")
     p.add_argument("--threads", type=int, help="WEB_THREADS (default: the service's)")
+    p.add_argument(
+        "--host-workers",
+        type=int,
+        default=1,
+        help="WEB_CONCURRENCY of each host in the hosts rows (3 hosts x 1 = the 3 workers one "
+        "service runs on this 2-core box)",
+    )
     p.add_argument("--warmup-people", type=int, default=24, help="warm-up people, 2 msgs each")
     p.add_argument("--matrix", action="store_true", help="also run every fault row")
-    p.add_argument("--matrix-people", type=int, default=30, help="people in each fault row")
+    p.add_argument(
+        "--matrix-people",
+        type=int,
+        default=30,
+        help="people in each fault row (on each host in the hosts rows)",
+    )
     p.add_argument("--batch-people", type=int, default=150, help="messages in the batch row's POST")
     p.add_argument(
         "--conversations-per-second",
@@ -188,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         conversations_per_second=args.conversations_per_second,
         service_dir=args.service_dir,
+        host_workers=args.host_workers,
     )
     cap = args.conversations_per_second or "no cap"
     tail = ""
@@ -222,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
             wanted = {n.strip() for n in args.only.split(",") if n.strip()}
             for row in matrix_rows(args):
                 if not wanted or row.name in wanted:
+                    if row.hosts > 1 and args.store != "redis":
+                        print(
+                            f"{row.name:<15} skipped: {row.hosts} hosts share one store only "
+                            "with --store redis (a SQLite file is one host's)",
+                            flush=True,
+                        )
+                        continue
                     result = run_row(row, setup)
                     show(result)
                     results.append(result)
