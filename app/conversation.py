@@ -41,7 +41,6 @@ from .store import Ledger, StoreUnavailable
 log = logging.getLogger(__name__)
 
 
-
 class NotSent(Exception):
     """Nothing of the reply went out, provably, and trying later may work."""
 
@@ -234,4 +233,3 @@ class Conversation:
                 # echo (which may come before the reply is settled) is known as ours.
                 self.ledger.sent([mid])
         return sent, None
-
