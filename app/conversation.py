@@ -139,7 +139,9 @@ class Conversation:
         # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
         typing = self.typing.start(event)
-        history, source = self.history.recall(event, before_send)
+        # The conversation came with the arrival when its turn did (nobody was before it).
+        arrived = claimed.arrival.transcript if claimed.arrival.turn else None
+        history, source = self.history.recall(event, before_send, arrived)
         messages = prompt.build(
             event,
             history,

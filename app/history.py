@@ -21,7 +21,7 @@ from . import metrics
 from .deadline import Deadline
 from .events import ATTACHMENT, EDIT, POSTBACK, Event
 from .facebook import GraphClient, GraphError
-from .store import Entry, Ledger
+from .store import Entry, Ledger, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +127,23 @@ class History:
             self._spent_until[page] = now + SPENT_FOR_SECONDS
         return ticket
 
-    def recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
-        """The conversation as we know it, and where it came from: store, graph or none."""
-        entries, source = self._recall(event, deadline)
+    def recall(
+        self, event: Event, deadline: Deadline, kept: Transcript | None = None
+    ) -> tuple[list[Entry], str]:
+        """The conversation as we know it, and where it came from: store, graph or none.
+        `kept`: the transcript as the arrival brought it (no read of the store then)."""
+        entries, source = self._recall(event, deadline, kept)
         metrics.HISTORY.labels(source).inc()
         return entries, source
 
-    def _recall(self, event: Event, deadline: Deadline) -> tuple[list[Entry], str]:
+    def _recall(
+        self, event: Event, deadline: Deadline, kept: Transcript | None
+    ) -> tuple[list[Entry], str]:
         """What recall() returns, before it is counted."""
         if not self.limit:
             return [], NONE
-        kept = self.store.transcript(event.conversation)
+        if kept is None:
+            kept = self.store.transcript(event.conversation)
         earlier = any(e.id != event.key for e in kept.entries)
         partial = STORE if earlier else NONE
         if kept.known:

@@ -114,6 +114,11 @@ def test_a_healthy_setup_passes_every_check(cli, graph):
         "adapted: max_tokens: the limit goes as "
         "max_completion_tokens",
         "✓ Graph API version: v26.0 (current)",
+        "– hand-over to a person: passes threads to the Page Inbox (263902037430900) with "
+        "Conversation Routing (not checkable here) — note: set up Conversation Routing (Meta "
+        "Business Suite → Settings → Advanced messaging → Conversation routing) with this app "
+        "and the inbox app connected; a refused pass is logged as 'handover failed' with "
+        "Meta's words and counted in messenger_handover_failures_total",
         "all checks passed",
     ]
     assert code == 0
@@ -134,7 +139,7 @@ def test_an_expired_token_fails_with_the_fix_and_skips_what_needs_it(cli, graph)
     assert lines[0].startswith("✗ page token: invalid or expired (code 190/463) — fix: generate")
     assert lines[1] == "– app secret: not checked: needs a valid page token"
     assert lines[2] == "– other checks of this token: not run"
-    assert stderr.strip() == "1 of 7 checks failed"
+    assert stderr.strip() == "1 of 8 checks failed"
     assert len(graph.calls) == 1
 
 
@@ -203,7 +208,7 @@ def test_missing_permissions_are_named(cli, graph):
     )
     assert lines[4] == "– webhook subscription: not checked: cannot be read"
     assert lines[5].startswith("✗ permission pages_messaging: missing: cannot read conversations")
-    assert stderr.strip() == "2 of 10 checks failed"
+    assert stderr.strip() == "2 of 11 checks failed"
 
 
 def test_fb_app_id_that_is_not_the_tokens_app(cli, graph):
@@ -318,8 +323,8 @@ def test_on_a_heroku_dyno_the_sqlite_store_fails_with_the_fix(cli, graph, monkey
     graph_answers(graph)
     monkeypatch.setenv("DYNO", "run.1234")
     code, lines, stderr = doctor_lines(cli)
-    assert code == 1 and stderr.strip() == "1 of 11 checks failed"
-    assert lines[-1] == (
+    assert code == 1 and stderr.strip() == "1 of 12 checks failed"
+    assert lines[-2] == (  # the store line, before the hand-over note
         "✗ store: SQLite on a Heroku dyno: each dyno's disk starts empty after every restart: "
         "kept conversations, claims and messages waiting for recovery are lost — fix: set "
         "REDIS_URL (heroku addons:create heroku-redis:mini sets it)"

@@ -133,7 +133,7 @@ def test_a_page_linked_to_another_account_or_none_fails_with_the_fix(
     code, lines, stderr = doctor_lines(linked_page)
     assert code == 1
     assert lines[6] == f"✗ page {PAGE}: instagram account: {detail} — fix: {LINK_FIX}"
-    assert stderr.strip() == "1 of 11 checks failed"
+    assert stderr.strip() == "1 of 12 checks failed"
 
 
 def test_a_page_that_cannot_say_its_instagram_account_fails_when_one_is_configured(

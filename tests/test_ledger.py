@@ -150,7 +150,9 @@ def test_arrival_keeps_claims_and_counts_in_one_call(make):
     """What every message needs first: kept, claimed, and its model call counted once."""
     ledger, other = make(window=3600), make(window=3600)
     heard = Entry("m_1", "hi", False, 1.0)
-    assert ledger.arrive("m_1", "p:1", heard, True) == Arrival(TAKEN, False, 1, turn=True)
+    first = ledger.arrive("m_1", "p:1", heard, True)
+    assert (first.state, first.paused, first.spent, first.turn) == (TAKEN, False, 1, True)
+    assert [e.id for e in first.transcript.entries] == ["m_1"]  # it came with the turn
     assert other.arrive("m_1", "p:1", heard, True) == Arrival(BUSY)  # nothing counted again
     assert [e.id for e in other.transcript("p:1").entries] == ["m_1"]  # kept once
     assert ledger.arrive("m_2", "p:1", Entry("m_2", "2", False, 2.0), True).spent == 2

@@ -49,6 +49,7 @@ def doctor_command() -> None:
         logins=list(settings.get("INSTAGRAM_ACCOUNTS") or {}),
     )
     checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
+    checks += doctor.handover_checks(settings)
     for check in checks:
         _echo(check.line())
     failed = sum(check.failed for check in checks)

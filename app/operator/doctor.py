@@ -15,7 +15,9 @@ from typing import Any
 
 from config import HEROKU_DISK
 
+from ..escalation import ROUTING_FIX
 from ..facebook import GraphClient, GraphError
+from ..handover import PAGE_INBOX_APP_ID
 from ..llm import ChatModel
 from . import instagram
 from .checks import PERMISSION_CODES, Check
@@ -157,6 +159,21 @@ def store_checks(dyno: str | None, redis_url: str | None) -> list[Check]:
         return [Check("ok", "store", "Redis (REDIS_URL), shared by every dyno")]
     fix = "set REDIS_URL (heroku addons:create heroku-redis:mini sets it)"
     return [Check("fail", "store", f"SQLite on a Heroku dyno: {HEROKU_DISK}", fix)]
+
+
+def handover_checks(settings: Mapping[str, Any]) -> list[Check]:
+    """What a hand-over to a person needs, said where it can be acted on: Meta offers no way
+    to check Conversation Routing without a person's thread, so the line says what to set up
+    and where a refused pass shows."""
+    if not settings.get("HANDOVER_REPLY"):
+        return []
+    target = settings.get("HANDOVER_APP_ID") or f"the Page Inbox ({PAGE_INBOX_APP_ID})"
+    detail = f"passes threads to {target} with Conversation Routing (not checkable here)"
+    note = (
+        f"{ROUTING_FIX}; a refused pass is logged as 'handover failed' with Meta's words and "
+        "counted in messenger_handover_failures_total"
+    )
+    return [Check("skip", "hand-over to a person", detail, note)]
 
 
 def version_check(graph_url: str, today: date) -> Check:

@@ -98,6 +98,8 @@ class Arrival:
     spent: int = 0
     told: bool = False  # the conversation already heard the AI disclosure
     turn: bool = False  # the person's turn was granted with the arrival (nobody before it)
+    # With the turn, the conversation as it stands (its reply needs no read of its own).
+    transcript: Transcript | None = None
 
 
 class Turn:

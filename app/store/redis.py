@@ -74,8 +74,12 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         keys, args = self._remember_call(conversation, [entry], False)
         turn_keys, turn_args = self._turn_call(conversation, key, ts)
         found = self._arrive(claim_keys + keys + turn_keys, claim_args + turn_args + args)
-        state, paused, spent, told, held = found
-        return Arrival(state.decode(), bool(paused), int(spent), bool(told), bool(held))
+        state, paused, spent, told, held, known, kept = found
+        transcript = None
+        if held:  # the conversation came with the turn: no read of its own
+            entries = dict(zip(kept[::2], kept[1::2], strict=True))
+            transcript = self._transcript_of(kept[::2], entries, known)
+        return Arrival(state.decode(), bool(paused), int(spent), bool(told), bool(held), transcript)
 
     def claim(self, key: str) -> str:
         """Answered, busy (a live owner has it), or taken: one script."""

@@ -88,14 +88,19 @@ class RedisMemory:
             pipe.hgetall(entries_key)
             pipe.get(known_key)
             ids, stored, known = pipe.execute()
+        return self._transcript_of(ids, stored, known)
+
+    def _transcript_of(self, ids: list, stored: dict, known: bytes | None) -> Transcript:
+        """A Transcript from the keys' raw values (ids in time order, id → entry JSON, known);
+        a conversation whose known key is gone is unknown and empty."""
+        if not known:
+            return Transcript()
         entries = []
         for raw_id in ids:
             raw = stored.get(raw_id)
             if raw is not None:
                 text, from_page, at = json.loads(raw)
                 entries.append(Entry(raw_id.decode(), text, bool(from_page), float(at)))
-        if known is None:
-            return Transcript()
         return Transcript(entries, known == b"1")
 
     def forget(self, conversation: str) -> None:

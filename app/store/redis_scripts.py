@@ -86,11 +86,22 @@ for i = 1, #ARGV do
 end
 remember({KEYS[8], KEYS[9], KEYS[10], KEYS[11]}, ra)
 local result = claim({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]}, ca)
-local held = 0
+local held, known, kept = 0, false, {}
 if result[1] == 'taken' and result[2] == 0 then
   held = turn({KEYS[12], KEYS[13], KEYS[14], KEYS[15]}, ta)
 end
-return {result[1], result[2], result[3], result[4], held}
+if held == 1 then
+  -- Nobody before it: the conversation as it stands is what its reply is made with.
+  known = redis.call('GET', KEYS[10])
+  local ids = redis.call('ZRANGE', KEYS[9], 0, -1)
+  if #ids > 0 then
+    local stored = redis.call('HMGET', KEYS[8], unpack(ids))
+    for i = 1, #ids do
+      if stored[i] then kept[#kept + 1] = ids[i]; kept[#kept + 1] = stored[i] end
+    end
+  end
+end
+return {result[1], result[2], result[3], result[4], held, known or '', kept}
 """
 )
 

@@ -32,20 +32,21 @@ class SQLiteClaims:
             state, spent = self._take(db, key, now, owner, event, conversation)
             if state != TAKEN:
                 return Arrival(state)
-            told = db.execute(
-                "SELECT told FROM conversations WHERE conversation = ?", (conversation,)
+            told, paused = db.execute(
+                """SELECT (SELECT told FROM conversations WHERE conversation = :c),
+                          EXISTS (SELECT 1 FROM pauses WHERE name = :c AND until > :now)""",
+                {"c": conversation, "now": now},
             ).fetchone()
-            told = bool(told and told[0])
-            paused = db.execute(
-                "SELECT 1 FROM pauses WHERE name = ? AND until > ?", (conversation, now)
-            ).fetchone()
+            told = bool(told)
             if paused:
                 return Arrival(state, paused=True, told=told)
             if spent is None:  # a new claim: its call counts now, and only now
                 spent = self._count(db, conversation, now) if spend else 0
                 db.execute("UPDATE claims SET spent = ? WHERE key = ?", (spent, key))
             held = self._queue(db, conversation, key, ts, now, owner)
-            return Arrival(state, spent=spent, told=told, turn=held)
+            # With the turn (nobody before it), the conversation as it stands comes along.
+            kept = self._transcript(db, conversation, now) if held else None
+            return Arrival(state, spent=spent, told=told, turn=held, transcript=kept)
 
     def claim(self, key: str) -> str:
         """Take the id, unless it was answered or a live owner is answering it."""

@@ -66,10 +66,13 @@ class SQLiteMemory:
 
     def transcript(self, conversation: str) -> Transcript:
         """A read only: the entries oldest first, when the conversation has not expired."""
-        db = self._connection()
+        return self._transcript(self._connection(), conversation, self.clock())
+
+    def _transcript(self, db, conversation: str, now: float) -> Transcript:
+        """transcript()'s statements, on the caller's connection (arrive's transaction too)."""
         row = db.execute(
             "SELECT known FROM conversations WHERE conversation = ? AND expires_at >= ?",
-            (conversation, self.clock()),
+            (conversation, now),
         ).fetchone()
         if row is None:
             return Transcript()
