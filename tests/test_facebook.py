@@ -283,3 +283,13 @@ def test_the_lookup_asks_with_the_callers_time(graph):
     fb = GraphClient(GRAPH, "token-abc", "secret")
     assert fb.serves(PAGE, wait=0.5) and not fb.serves("999")
     assert graph.calls[0].request.req_kwargs["timeout"][1] <= 0.5
+
+
+def test_a_caller_with_no_time_never_spoils_the_lookup_for_the_others():
+    from app.facebook.lookup import Once
+
+    asked = []
+    once = Once("our page")
+    assert once.get(lambda seconds: asked.append(seconds) or "1000001", 0) is None
+    assert asked == []  # not asked with no time (it would fail, and wait 5 minutes)
+    assert once.get(lambda seconds: asked.append(seconds) or "1000001", 2) == "1000001"

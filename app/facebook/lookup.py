@@ -30,7 +30,9 @@ class Once:
     def get(self, ask: Callable[[float], Any], wait: float) -> Any:
         """The value, asking `ask(seconds)` for it when it is not known and may be asked now;
         `wait`: the most this caller may spend, waiting for another's lookup or its own."""
-        if self.value is None and self._may_ask() and self._lock.acquire(timeout=max(0, wait)):
+        if wait <= 0:  # no time to ask: what is known (a 0-second ask would only fail)
+            return self.value
+        if self.value is None and self._may_ask() and self._lock.acquire(timeout=wait):
             try:
                 if self.value is None and self._may_ask():
                     try:
