@@ -280,11 +280,38 @@ class ModelHandler(Handler):
         last = messages[-1]["content"] if messages else ""
         text = f"[offline model] {len(messages) - 1} earlier messages; you said: {last}"
         status, answer = model_kinds.answer(st.model_kind, body, text)
+        if status == 200 and _asks_for_a_person(body, last):
+            answer = _hand_over(answer, last)
         if status == 200:
             time.sleep(30 if st.fault == "model_slow" else st.model_seconds())
         else:
             st.count("model_refused")
         self._json(status, answer)
+
+
+def _asks_for_a_person(body: dict, said) -> bool:
+    """A model offered the hand-over function that sees the person ask for a human."""
+    offered = any(
+        (tool.get("function") or {}).get("name") == "hand_to_person"
+        for tool in body.get("tools") or []
+    )
+    words = said.lower() if isinstance(said, str) else ""
+    return offered and any(w in words for w in ("a person", "a human", "real person"))
+
+
+def _hand_over(answer: dict, said: str) -> dict:
+    """The completion, as a call of hand_to_person with a reason instead of words."""
+    call = {
+        "id": "call_standin",
+        "type": "function",
+        "function": {
+            "name": "hand_to_person",
+            "arguments": json.dumps({"reason": f"asked for a person: {said[:80]}"}),
+        },
+    }
+    choice = dict(answer["choices"][0], finish_reason="tool_calls")
+    choice["message"] = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return dict(answer, choices=[choice])
 
 
 class Server(ThreadingHTTPServer):
