@@ -154,8 +154,12 @@ def app(settings, model, graph):
 
 @pytest.fixture
 def typing_at_once(app):
-    """A typing indicator for every reply, however fast (the service waits 1.5 s first)."""
-    app.extensions["messenger"].conversation.typing.after = 0.0
+    """A typing indicator for every reply, however fast, sent before the model is asked (the
+    service waits 1.5 s first, then sends it beside the model call)."""
+    from app.indicator import Indicator
+
+    conversation = app.extensions["messenger"].conversation
+    conversation.typing.start = lambda *args: conversation._typing(*args) or Indicator()
 
 
 @pytest.fixture
@@ -298,23 +302,31 @@ def redis_url():
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed; .ci/run installs it")
         pytest.skip("redis-server not installed")
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    server, url = start_redis(binary)
+    yield url
+    server.terminate()
+    server.wait(5)
+
+
+def start_redis(binary: str = "redis-server", *extra: str) -> tuple[subprocess.Popen, str]:
+    """A throw-away redis-server on a free loopback port (`extra`: more of its options),
+    answering pings; the process and its URL."""
     import redis
 
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         *extra],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
         try:
             redis.Redis.from_url(url).ping()
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    yield url
-    server.terminate()
-    server.wait(5)
+    return server, url
 
 
 class Clock:

@@ -4,15 +4,13 @@ request can hold back, and a full Redis that is busy, never down."""
 
 import json
 import sqlite3
-import subprocess
-import threading
 
 import pytest
 import redis
 
 from app.store import ANSWERED, BUSY, TAKEN, Entry, Guarded, StoreUnavailable
 from app.store.base import MAX_TRIES, OWNER_TTL_SECONDS
-from tests.conftest import OPTIONS, Clock, free_port
+from tests.conftest import OPTIONS, Clock, free_port, start_redis
 
 
 def arrive(ledger, key, *, event=None, spend=True, conversation="p:1"):
@@ -151,19 +149,7 @@ def test_a_full_redis_pool_is_busy_never_down(redis_url):
 @pytest.fixture
 def small_redis(tmp_path):
     """A redis-server that takes only a handful of clients, as small hosted plans do."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--maxclients", "3"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            threading.Event().wait(0.05)
+    server, url = start_redis("redis-server", "--maxclients", "3")
     yield url
     server.terminate()
     server.wait(5)
@@ -181,6 +167,7 @@ def test_a_redis_at_its_client_limit_is_busy_never_down(small_redis):
     for client in clients:
         client.close()
     assert arrive(guarded, "m_1").state == TAKEN
+    guarded.store.stop_heartbeat()  # its server goes with the test
 
 
 def test_marks_left_by_an_outage_are_written_after_heartbeats_in_bounded_batches(make):

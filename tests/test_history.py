@@ -146,14 +146,14 @@ def test_messages_never_answered_are_kept_too(settings, model, graph, post_to):
     assert model.requests == []
 
 
-def test_our_replies_are_kept_under_metas_ids_and_their_echoes_not_twice(
-    app, post, graph, model, typing_at_once
-):
+def test_our_replies_are_kept_under_metas_ids_and_their_echoes_not_twice(app, post, graph, model):
     graph_ok(graph)
     post(body_of(text_event("hi", "m_1", ts=T0)))
-    post(body_of(echo(app_id=777000, mid="m_out_2")))  # the echo of our reply (sends: 1 typing)
+    (reply,) = [c for c in graph.calls if b'"message"' in (c.request.body or b"")]
+    mid = json.loads(reply.response.text)["message_id"]  # Meta's id for our reply
+    post(body_of(echo(app_id=777000, mid=mid)))  # its echo
     kept = app.extensions["messenger"].ledger.transcript(f"{PAGE}:{PERSON}").entries
-    assert [(e.id, e.from_page) for e in kept] == [("m_1", False), ("m_out_2", True)]
+    assert [(e.id, e.from_page) for e in kept] == [("m_1", False), (mid, True)]
 
 
 def test_a_photo_alone_reaches_the_model_once_and_later_as_a_marker(post, graph, model):
@@ -169,7 +169,8 @@ def test_a_photo_alone_reaches_the_model_once_and_later_as_a_marker(post, graph,
     assert earlier_of(model.requests[1]) == [("user", "[photo]"), ("assistant", "Hello there!")]
 
 
-def test_the_typing_indicator_does_not_hold_up_the_model(post, graph, model, typing_at_once):
+def test_the_typing_indicator_does_not_hold_up_the_model(app, post, graph, model):
+    app.extensions["messenger"].conversation.typing.after = 0.0  # beside the model call
     model_called = threading.Event()
 
     def typing_or_send(request):

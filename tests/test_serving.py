@@ -69,8 +69,8 @@ def serve(graph: int, model: int, tmp_path, **settings) -> tuple[subprocess.Pope
     return service, port
 
 
-def signed(port: int, person: str, mid: str, text: str) -> urllib.request.Request:
-    """A webhook POST of one text message, signed like Meta's."""
+def body(person: str, mid: str, text: str) -> tuple[bytes, dict]:
+    """One text message as Meta sends it, and its signed headers."""
     item = {
         "sender": {"id": person},
         "recipient": {"id": PAGE},
@@ -78,11 +78,13 @@ def signed(port: int, person: str, mid: str, text: str) -> urllib.request.Reques
         "message": {"mid": mid, "text": text},
     }
     raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": [item]}]}).encode()
-    return urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhook",
-        data=raw,
-        headers={"X-Hub-Signature-256": sign(raw, SECRET)},
-    )
+    return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, SECRET)}
+
+
+def signed(port: int, person: str, mid: str, text: str) -> urllib.request.Request:
+    """A webhook POST of one text message, signed like Meta's."""
+    raw, headers = body(person, mid, text)
+    return urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=raw, headers=headers)
 
 
 def test_sigterm_finishes_the_reply_in_flight(standins, tmp_path):

@@ -4,30 +4,15 @@ next delivery, and the reply arrives once after it — even when the worker is S
 SIGKILLed in between."""
 
 import http.client
-import json
 import os
 import signal
 import sqlite3
-import time
 
 import pytest
 
-from app.signature import sign
-from tests.test_serving import PAGE, SECRET, _get, _until, serve
+from tests.test_serving import _get, _until, body, serve
 
 SLOW = ["--model-latency", "4"]  # the model takes 4 s; the webhook says 200 after 1 s
-
-
-def body(person: str, mid: str, text: str) -> tuple[bytes, dict]:
-    """One text message as Meta sends it, and its signed headers."""
-    item = {
-        "sender": {"id": person},
-        "recipient": {"id": PAGE},
-        "timestamp": int(time.time() * 1000),
-        "message": {"mid": mid, "text": text},
-    }
-    raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "messaging": [item]}]}).encode()
-    return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, SECRET)}
 
 
 def post(conn: http.client.HTTPConnection, person: str, mid: str) -> int:
