@@ -111,11 +111,6 @@ class History:
         """When a message was written: Meta's timestamp, or now when it has none."""
         return event.timestamp / 1000 if event.timestamp else self.clock()
 
-    def told(self, event: Event, words: str) -> bool:
-        """Whether the page already said `words` in this conversation, as far as it is kept
-        (the AI disclosure is told once per remembered conversation)."""
-        return said_before(self.store.transcript(event.conversation).entries, words)
-
     def _may_read(self, page: str, deadline: Deadline) -> str | None:
         """A ticket for one of the page's Conversations API calls, unless this process learned
         a moment ago that there is none to take."""
@@ -173,11 +168,6 @@ class History:
         self.store.remember(event.conversation, seeded, known=True)
         merged = sorted([*kept.entries, *seeded], key=lambda e: e.at)
         return merged, GRAPH
-
-
-def said_before(entries: Sequence[Entry], words: str) -> bool:
-    """Whether the page said `words` in these entries."""
-    return bool(words) and any(e.from_page and words in e.text for e in entries)
 
 
 def _before(event: Event, listed: list) -> list:
