@@ -1,5 +1,6 @@
-"""Answer one claimed message, start to finish: turn → typing → history → prompt → model →
-render → split → send → settle (reply kept, turn left, answered, told: one round trip).
+"""Answer one claimed message, start to finish: turn → history → prompt → model (a typing
+indicator beside it) → render → split → send → settle (reply kept, turn left, answered, told:
+one round trip).
 
 No HTTP and no Flask here, and nothing of when the webhook says 200 (app/acknowledge.py):
 the Graph client, the model, the store and the settings are passed in, so tests swap any of
@@ -64,7 +65,7 @@ class Conversation:
         self.settings = settings
         self.escalation = Escalation(graph, ledger, settings)
         # Typing indicators go out beside the model call, never in its way, and only for a
-        # reply that takes a while (app/typing.py).
+        # model that takes a while (app/indicator.py).
         self.typing = Typing(self._typing)
 
     @property
@@ -116,8 +117,8 @@ class Conversation:
         return outcome
 
     def _answer(self, claimed: Claimed, deadline: Deadline, sent: list) -> Outcome:
-        """A fixed reply where one fits; else spend limit → typing → history → prompt → model
-        → render → send. `sent` collects the parts that went out."""
+        """A fixed reply where one fits; else spend limit → history → prompt → model (typing
+        beside it) → render → send. `sent` collects the parts that went out."""
         s, event, spent = self.settings, claimed.event, claimed.arrival.spent
         if is_forget(event, s):
             try:
@@ -138,7 +139,6 @@ class Conversation:
             return self._deliver(claimed, s.spend_limit_reply, OVER_LIMIT, deadline, sent)
         # Only the send may use the reserve: history and the model end before it.
         before_send = deadline.minus(s.send_reserve_seconds)
-        typing = self.typing.start(event)
         # The conversation came with the arrival when its turn did (nobody was before it).
         arrived = claimed.arrival.transcript if claimed.arrival.turn else None
         history, source = self.history.recall(event, before_send, arrived)
@@ -153,10 +153,14 @@ class Conversation:
             note=prompt.note(event, welcome=is_get_started(event, s)),
             images=s.model_accepts_images,
         )
+        # The indicator is for the model's wait, the one a person cannot guess (reasoning, a
+        # long answer, a slow day at the provider); our own queueing under a burst is better
+        # spent on replies than on a Graph call per message (docs/benchmark.md).
+        typing = self.typing.start(event)
         reply, made_by, usage, call = self._reply(event, messages, before_send)
+        typing.stop()  # a reply is ready: no indicator now, and never one after the reply
         metrics.count_tokens(event.page_id, event.channel, self.model.model, usage, s.openai_prices)
         if call is not None and call.name == TOOL_NAME:
-            typing.stop()
             reason = str(call.arguments.get("reason") or "")
             outcome = self._hand_over(claimed, reason, WORDS, deadline, sent)
             return replace(outcome, usage=str(usage))
@@ -164,7 +168,6 @@ class Conversation:
             reply = render.to_text(reply)  # Messenger shows Markdown as raw symbols
             if not reply.strip():  # "#", an empty code fence: nothing a person can read
                 reply, made_by = s.fallback_reply, FALLBACK
-        typing.stop()  # the indicator must not arrive after the reply
         earlier = sum(1 for m in messages[:-1] if m["role"] != "system")
         outcome = self._deliver(claimed, reply, made_by, deadline, sent)
         return replace(outcome, history=earlier, history_from=source, usage=str(usage))

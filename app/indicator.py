@@ -1,7 +1,8 @@
-"""The typing indicator, only for a reply that takes a while.
+"""The typing indicator, only for a model that takes a while.
 
-A reply ready within TYPING_AFTER_SECONDS needs no "…" (the person barely waited), and skipping
-the indicator saves a Graph call per message — the cost that queues a burst on a small host.
+A model that answers within TYPING_AFTER_SECONDS needs no "…" (the person barely waited), and
+skipping the indicator saves a Graph call per message — the cost that queues a burst on a small
+host.
 One clock thread per process waits for each indicator's moment; a reply that is ready first
 cancels its indicator, and one already on its way is let finish first, so that it never
 arrives after the reply.
@@ -57,7 +58,8 @@ class Typing:
                 threading.Thread(target=self._run, daemon=True, name="typing-clock").start()
             due = time.monotonic() + self.after
             heapq.heappush(self._due, (due, next(self._order), indicator, args))
-            self._changed.notify()
+            if self._due[0][2] is indicator:  # else the clock wakes for an earlier one anyway
+                self._changed.notify()
         return indicator
 
     def _run(self) -> None:

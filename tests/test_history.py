@@ -171,11 +171,12 @@ def test_a_photo_alone_reaches_the_model_once_and_later_as_a_marker(post, graph,
 
 def test_the_typing_indicator_does_not_hold_up_the_model(app, post, graph, model):
     app.extensions["messenger"].conversation.typing.after = 0.0  # beside the model call
-    model_called = threading.Event()
+    model_called, typing_shown = threading.Event(), threading.Event()
 
     def typing_or_send(request):
         if b"typing_on" in request.body:
             assert model_called.wait(5), "the model waited for the typing indicator"
+            typing_shown.set()
         return 200, {}, json.dumps({"message_id": "m_out_1"})
 
     graph.add_callback(responses.POST, f"{GRAPH}/{PAGE}/messages", typing_or_send)
@@ -183,6 +184,8 @@ def test_the_typing_indicator_does_not_hold_up_the_model(app, post, graph, model
 
     def answer(body):
         model_called.set()
+        # Both at once: the model is still thinking while the indicator goes out.
+        assert typing_shown.wait(5), "no typing indicator while the model was thinking"
         return model.answer("done")
 
     model.handler = answer
@@ -212,3 +215,23 @@ def test_a_spent_allowance_is_not_asked_of_the_store_again_for_a_moment(app, pos
     responder.ledger.allow_read = allow
     post(body_of(text_event("hi", "m_9", person="3000009")))
     assert reads(graph) == 1
+
+
+def test_the_typing_clock_starts_with_the_model_call_not_with_the_history_read(
+    app, post, graph, model
+):
+    # Under a burst our own queueing (the store, the history read) can take seconds; the
+    # indicator is for the model's wait, so its clock starts only once the model is asked.
+    conversation = app.extensions["messenger"].conversation
+    started_after = []
+    real_start = conversation.typing.start
+
+    def start(event):
+        reads = [c for c in graph.calls if "/conversations" in c.request.url]
+        started_after.append((len(reads), len(model.requests)))
+        return real_start(event)
+
+    conversation.typing.start = start
+    graph_ok(graph)
+    post(body_of(text_event("hi", mid="m_clock")))
+    assert started_after == [(1, 0)]  # after the history read, before the model's request

@@ -93,7 +93,7 @@ def test_text_message_gets_typing_history_and_one_reply_last(post, graph, model,
     graph_ok(graph)
     assert post(body_of(text_event("hello bot", mid="m_1"))).status_code == 200
     calls = [c for c in graph.calls if not c.request.url.startswith(f"{GRAPH}/me")]
-    # The typing indicator goes out beside the history read; the reply comes last.
+    # The typing indicator goes out beside the model call; the reply comes last.
     assert sorted(graph_paths(graph)[-3:]) == [
         ("GET", f"/{PAGE}/conversations"),
         ("POST", f"/{PAGE}/messages"),
