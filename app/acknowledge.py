@@ -4,14 +4,16 @@ Every person's messages of a body are answered on this process's reply threads, 
 in the order they were written (Meta: "use the webhook timestamp field"), different people in
 parallel. The request waits for them, at most until ACK_SECONDS after it arrived: a reply
 ready by then is sent before the 200, as a classic synchronous service would; one that is not
-goes on after it, on the same threads, and is sent once. Nothing is promised that is not
-kept: each message was kept and claimed in the store (app/intake.py) before any of this, so a
+goes on after it, on the same threads, and is sent once; so do the replies of a request that
+comes while half the worker's request threads are waiting already. Nothing is promised that
+is not kept: each message was kept and claimed in the store (app/intake.py) before any of this, so a
 process that dies after its 200 leaves its messages to recovery (app/recovery.py).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -37,13 +39,21 @@ class Acknowledger:
         threads: int,
         budget: float,
     ) -> None:
-        """`threads`: replies this process makes at once; `budget`: seconds one reply may
-        take in all (REQUEST_BUDGET_SECONDS)."""
+        """`threads`: WEB_THREADS, the worker's request threads and the replies it makes at
+        once; `budget`: seconds one reply may take in all (REQUEST_BUDGET_SECONDS)."""
         self.intake = intake
         self.conversation = conversation
         self.record = record
         self.budget = budget
         self._replies = ThreadPoolExecutor(threads, thread_name_prefix="reply")
+        # A request that waits for its replies holds one of the worker's WEB_THREADS request
+        # threads. Were they all waiting, the next delivery would queue in gunicorn for one,
+        # and under a burst its 200 would come after Meta's five seconds however soon it
+        # answered. So at most half of them wait; beyond that a request says 200 as soon as
+        # its messages are kept, and the replies go on after it, as a slow reply does.
+        self._may_wait = max(1, threads // 2)
+        self._waiting = 0
+        self._count = threading.Lock()
 
     def receive(self, received: list[Event], ack: Deadline) -> bool:
         """Keep and claim every event, start the replies, and return once they are all sent
@@ -69,8 +79,22 @@ class Acknowledger:
                 self.record(event, result, time.monotonic() - started)
             else:
                 claimed.append(result)
-        wait(self.answer(claimed), timeout=ack.remaining())
+        started = self.answer(claimed)
+        if started and self._may_hold():
+            try:
+                wait(started, timeout=ack.remaining())
+            finally:
+                with self._count:
+                    self._waiting -= 1
         return kept
+
+    def _may_hold(self) -> bool:
+        """Whether this request may wait for its replies (counted as waiting if so)."""
+        with self._count:
+            if self._waiting >= self._may_wait:
+                return False
+            self._waiting += 1
+            return True
 
     def answer(self, claimed: list[Claimed]) -> list[Future]:
         """Start the replies: one task per person, their messages in timestamp order."""

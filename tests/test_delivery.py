@@ -456,3 +456,39 @@ def test_a_bug_while_keeping_a_message_is_a_503_never_a_500(app, post, graph, mo
     monkeypatch.undo()
     assert post(body_of(text_event("hi", mid="m_keepbug"))).status_code == 200
     assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_kept(
+    settings, model, graph
+):
+    # With every request thread waiting on a reply, the next delivery would queue in gunicorn
+    # for a thread and, under a burst, get its 200 after Meta's five seconds.
+    graph_ok(graph)
+    release = threading.Event()
+
+    def answer(body):
+        release.wait(30)
+        return model.answer("Hello there!")
+
+    model.handler = answer
+    app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
+    acknowledger = app.extensions["messenger"].acknowledger
+    first = threading.Thread(
+        target=post_signed, args=(app, body_of(text_event("hi", "m_a", person="300001")))
+    )
+    first.start()
+    until(lambda: acknowledger._waiting == 1)  # one of the two request threads holds its 200
+    answered = []
+    second = threading.Thread(
+        target=lambda: answered.append(
+            post_signed(app, body_of(text_event("hi", "m_b", person="300002"))).status_code
+        )
+    )
+    second.start()
+    second.join(timeout=4)  # it would wait for its reply until ACK_SECONDS (5 s)
+    assert answered == [200], "the second delivery waited for its reply"
+    assert sent_texts(graph) == []  # acknowledged, kept, the reply still to come
+    release.set()
+    first.join(10)
+    until(lambda: len(sent_texts(graph)) == 2)
+    assert len(model.requests) == 2
