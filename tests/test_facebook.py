@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import requests
 import responses
 
 from app.deadline import Deadline
@@ -220,11 +221,46 @@ def test_no_call_once_budget_is_spent(fb, graph):
     assert not graph.calls
 
 
-def test_operator_settings_for_tls_reach_each_call(fb, graph, monkeypatch):
+def test_operator_settings_for_tls_reach_each_call(graph, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    fb = GraphClient(GRAPH, TOKEN, SECRET, timeout=2)  # as the process starts
     graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_1"})
     fb.send_text(PAGE, PERSON, "hi", Deadline(5))
     assert graph.calls[0].request.req_kwargs["verify"] == "/etc/ssl/company-ca.pem"
+
+
+@pytest.mark.parametrize(
+    "environ, proxy",
+    [
+        ({"HTTPS_PROXY": "http://proxy.test:3128"}, "http://proxy.test:3128"),
+        ({"ALL_PROXY": "http://proxy.test:3128"}, "http://proxy.test:3128"),
+        ({"HTTPS_PROXY": "http://proxy.test:3128", "NO_PROXY": "graph.test"}, None),
+        ({}, None),
+    ],
+)
+def test_the_operators_proxy_reaches_each_call_unless_no_proxy_covers_graph(
+    graph, monkeypatch, environ, proxy
+):
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    fb = GraphClient("https://graph.test/v26.0", TOKEN, SECRET, timeout=2)
+    graph.add(responses.POST, f"https://graph.test/v26.0/{PAGE}/messages", json={"message_id": "m"})
+    fb.send_text(PAGE, PERSON, "hi", Deadline(5))
+    proxies = graph.calls[0].request.req_kwargs["proxies"]
+    assert requests.utils.select_proxy(graph.calls[0].request.url, proxies) == proxy
+
+
+def test_the_environment_is_read_once_per_process_not_on_every_call(fb, graph, monkeypatch):
+    # requests reads proxies from the whole environment twice per call when left to it.
+    reads = []
+    real = requests.utils.getproxies
+    monkeypatch.setattr(requests.utils, "getproxies", lambda: reads.append(1) or real())
+    graph.add(responses.POST, f"{GRAPH}/{PAGE}/messages", json={"message_id": "m_1"})
+    fb.send_text(PAGE, PERSON, "hi", Deadline(5))
+    fb.send_text(PAGE, PERSON, "again", Deadline(5))
+    assert reads == []
 
 
 def test_a_fact_is_asked_of_graph_once_even_by_a_burst_that_fails():

@@ -9,6 +9,7 @@ decide on meaning rather than on HTTP status codes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,9 +42,27 @@ class HistoryMessage:
     created: datetime
 
 
-def _session(pool_size: int) -> requests.Session:
-    """A pooled session with no retries of its own: `retry.py` decides every repeat."""
+def _session(pool_size: int, hosts: list[str]) -> requests.Session:
+    """A pooled session with no retries of its own (`retry.py` decides every repeat) that
+    reads the environment's proxy and CA settings once, here, for the hosts it will call.
+
+    With `trust_env` on, requests scans the whole environment twice on every call and looks
+    for a .netrc: a tenth of a Graph call's CPU, for settings that cannot change while the
+    process runs. So the session gets them once: HTTP(S)_PROXY (or ALL_PROXY) per host unless
+    NO_PROXY covers it, and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE. (Graph calls carry their own
+    token; a .netrc has no business in them.)"""
     session = requests.Session()
+    session.trust_env = False
+    for url in hosts:
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0]
+        proxies = requests.utils.get_environ_proxies(url)
+        proxy = proxies.get(scheme) or proxies.get("all")
+        if host and proxy:
+            session.proxies[f"{scheme}://{host}"] = proxy
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -68,8 +87,9 @@ class GraphClient:
         """`tokens`: one page token for any page, or a page id → token map; `instagram`: the
         Instagram accounts (see Accounts: linked, instagram, instagram_url, instagram_secret)."""
         self.timeout = timeout
-        self._session = session or _session(pool_size)
         self.accounts = Accounts(base_url, tokens, app_secret, **instagram)
+        hosts = [u for u in (self.accounts.base_url, self.accounts.instagram_url) if u]
+        self._session = session or _session(pool_size, hosts)
 
     @property
     def base_url(self) -> str:
