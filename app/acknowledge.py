@@ -6,8 +6,8 @@ parallel. The request waits for them, at most until ACK_SECONDS after it arrived
 ready by then is sent before the 200, as a classic synchronous service would; one that is not
 goes on after it, on the same threads, and is sent once; so do the replies of a request that
 comes while half the worker's request threads are waiting already. Nothing is promised that
-is not kept: each message was kept and claimed in the store (app/intake.py) before any of this, so a
-process that dies after its 200 leaves its messages to recovery (app/recovery.py).
+is not kept: each message was kept and claimed in the store (app/intake.py) before any of
+this, so a process that dies after its 200 leaves its messages to recovery (app/recovery.py).
 """
 
 from __future__ import annotations

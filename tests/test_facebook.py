@@ -245,8 +245,9 @@ def test_the_operators_proxy_reaches_each_call_unless_no_proxy_covers_graph(
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    fb = GraphClient("https://graph.test/v26.0", TOKEN, SECRET, timeout=2)
-    graph.add(responses.POST, f"https://graph.test/v26.0/{PAGE}/messages", json={"message_id": "m"})
+    fb = GraphClient("https://graph.test:8443/v26.0", TOKEN, SECRET, timeout=2)
+    url = f"https://graph.test:8443/v26.0/{PAGE}/messages"
+    graph.add(responses.POST, url, json={"message_id": "m"})
     fb.send_text(PAGE, PERSON, "hi", Deadline(5))
     proxies = graph.calls[0].request.req_kwargs["proxies"]
     assert requests.utils.select_proxy(graph.calls[0].request.url, proxies) == proxy

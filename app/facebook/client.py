@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -54,12 +55,11 @@ def _session(pool_size: int, hosts: list[str]) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     for url in hosts:
-        scheme, _, rest = url.partition("://")
-        host = rest.split("/", 1)[0]
+        where = urlsplit(url)  # keyed as requests' select_proxy looks it up: no port
         proxies = requests.utils.get_environ_proxies(url)
-        proxy = proxies.get(scheme) or proxies.get("all")
-        if host and proxy:
-            session.proxies[f"{scheme}://{host}"] = proxy
+        proxy = proxies.get(where.scheme) or proxies.get("all")
+        if where.hostname and proxy:
+            session.proxies[f"{where.scheme}://{where.hostname}"] = proxy
     session.verify = (
         os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     )
