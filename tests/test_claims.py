@@ -199,3 +199,23 @@ def test_the_turn_comes_with_the_arrival_and_a_later_message_queues_behind_it(ma
         assert turn  # and gets it once the first was settled
     ledger.pause("p:2", 60)
     assert not arrive(ledger, "m_3", conversation="p:2").turn  # quiet: no turn to hold
+
+
+def test_one_hosts_writers_take_turns_on_the_lock_file_not_in_sqlites_busy_sleeps(tmp_path):
+    # SQLite's busy handler lets a waiting process sleep in steps of up to 100 ms while the
+    # lock is free most of that time; the lock file wakes the next writer as soon as it is.
+    import fcntl
+    import os
+
+    from app.store import SQLiteLedger
+
+    path = str(tmp_path / "l.sqlite3")
+    writing = SQLiteLedger(path, **OPTIONS)
+    other = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT)  # as another worker opens it
+    try:
+        with writing._db(), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the transaction ends
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)

@@ -4,11 +4,13 @@ kept across restarts.
 The owners' heartbeats live in a second file beside it (`*.owners.sqlite3`): a beat writes
 only there, so no request's write transaction (nor SQLite's wait for the main file's lock)
 can hold a live process's beat back until it looks dead. Requests only read that file, and
-WAL readers never wait for a writer.
+WAL readers never wait for a writer. Writers of the main file take turns on a third,
+`*.sqlite3.lock` (flock): a waiting worker wakes the moment the lock is free.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -81,6 +83,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         self._options(**options)
         self._local = threading.local()
         self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
+        self._depth, self._lock_fd, self._lock_pid = 0, -1, 0
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         db = self._connection()
@@ -127,12 +130,34 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         return {row[0] for row in rows}
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """One immediate (write-locked) transaction on this thread's connection. The threads
-        of a process take turns here first: left to SQLite's busy handler, a hundred of them
-        would sleep in steps of up to 100 ms while the lock is free most of that time."""
-        db = self._connection()
+    def _turn_to_write(self) -> Iterator[None]:
+        """This host's writers take turns: the threads of a process on a lock, the processes
+        on the lock file. Left to SQLite's busy handler, the waiters would sleep in steps of
+        up to 100 ms while the lock is free most of that time (a burst's 200s late)."""
         with self._writing:
+            self._depth += 1
+            try:
+                if self._depth == 1:
+                    fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._lock_file(), fcntl.LOCK_UN)
+
+    def _lock_file(self) -> int:
+        """This process's own descriptor of the lock file (a forked worker opens its own: a
+        descriptor shared with the master would share its lock)."""
+        if self._lock_pid != os.getpid():
+            self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_pid = os.getpid()
+        return self._lock_fd
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """One immediate (write-locked) transaction on this thread's connection, in turn."""
+        db = self._connection()
+        with self._turn_to_write():
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -144,7 +169,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
     def _write(self, sql: str, params: Any) -> Any:
         """One write statement (its own transaction), the threads of a process taking turns;
         returns its RETURNING row, fetched before the turn passes on (None without one)."""
-        with self._writing:
+        with self._turn_to_write():
             return self._connection().execute(sql, params).fetchone()
 
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
