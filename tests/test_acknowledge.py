@@ -1,0 +1,130 @@
+"""Acknowledge: the 200 within ACK_SECONDS, whatever the model does, and nothing promised that
+is not kept (app/acknowledge.py)."""
+
+import threading
+
+from tests.conftest import (
+    NOW_MS,
+    body_of,
+    build_app,
+    graph_ok,
+    post_signed,
+    sent_texts,
+    text_event,
+    until,
+)
+
+
+def test_a_slow_reply_is_acknowledged_in_time_and_sent_once_after_the_200(settings, model, graph):
+    graph_ok(graph)
+    release = threading.Event()
+
+    def answer(body):
+        release.wait(10)  # the model takes longer than ACK_SECONDS
+        return model.answer("late but once")
+
+    model.handler = answer
+    app = build_app(dict(settings, ACK_SECONDS="0.5"), openai_client=model.client())
+    assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 200
+    assert sent_texts(graph) == []  # acknowledged before the reply was ready
+    assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 200
+    release.set()
+    until(lambda: sent_texts(graph) == ["late but once"])
+    assert len(model.requests) == 1
+
+
+def test_a_batch_larger_than_the_threads_is_acknowledged_and_everyone_answered(
+    settings, model, graph
+):
+    graph_ok(graph)
+    release = threading.Event()
+
+    def answer(body):
+        release.wait(10)
+        return model.answer("Hello there!")
+
+    model.handler = answer
+    values = dict(settings, WEB_THREADS="1", ACK_SECONDS="0.5")
+    app = build_app(values, openai_client=model.client())
+    people = [text_event("hi", f"m_{i}", person=f"30000{i}") for i in range(3)]
+    assert post_signed(app, body_of(*people)).status_code == 200  # no 503 for its size
+    release.set()
+    until(lambda: len(sent_texts(graph)) == 3)  # nobody queued was dropped
+    assert sent_texts(graph) == ["Hello there!"] * 3 and len(model.requests) == 3
+
+
+def test_one_persons_messages_of_one_body_are_answered_in_the_order_written(post, graph, model):
+    graph_ok(graph)
+    model.handler = lambda body: model.answer("re " + body["messages"][-1]["content"])
+    later, earlier = (
+        text_event(t, f"m_{t}", ts=NOW_MS + ms) for t, ms in (("2nd", 900), ("1st", 0))
+    )
+    assert post(body_of(later, earlier)).status_code == 200  # Meta listed them out of order
+    assert sent_texts(graph) == ["re 1st", "re 2nd"]
+    second = model.requests[1]["messages"]
+    assert [m["content"] for m in second] == ["1st", "re 1st", "2nd"]
+
+
+def test_different_people_in_one_batch_are_answered_in_parallel(post, graph, model):
+    import threading
+
+    graph_ok(graph)
+    both_waiting = threading.Barrier(2, timeout=5)
+
+    def answer(body):
+        both_waiting.wait()  # only passes when two model calls are in flight at once
+        return model.answer("together")
+
+    model.handler = answer
+    post(body_of(text_event("a", "m_pa", "p1"), text_event("b", "m_pb", "p2")))
+    assert sent_texts(graph) == ["together", "together"]
+
+
+def test_a_bug_while_keeping_a_message_is_a_503_never_a_500(app, post, graph, monkeypatch):
+    graph_ok(graph)
+    pipeline = app.extensions["messenger"]
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(pipeline.history, "entry", broken)
+    assert post(body_of(text_event("hi", mid="m_keepbug"))).status_code == 503
+    monkeypatch.undo()
+    assert post(body_of(text_event("hi", mid="m_keepbug"))).status_code == 200
+    assert sent_texts(graph) == ["Hello there!"]
+
+
+def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_kept(
+    settings, model, graph
+):
+    # With every request thread waiting on a reply, the next delivery would queue in gunicorn
+    # for a thread and, under a burst, get its 200 after Meta's five seconds.
+    graph_ok(graph)
+    release = threading.Event()
+
+    def answer(body):
+        release.wait(30)
+        return model.answer("Hello there!")
+
+    model.handler = answer
+    app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
+    acknowledger = app.extensions["messenger"].acknowledger
+    first = threading.Thread(
+        target=post_signed, args=(app, body_of(text_event("hi", "m_a", person="300001")))
+    )
+    first.start()
+    until(lambda: acknowledger._waiting == 1)  # one of the two request threads holds its 200
+    answered = []
+    second = threading.Thread(
+        target=lambda: answered.append(
+            post_signed(app, body_of(text_event("hi", "m_b", person="300002"))).status_code
+        )
+    )
+    second.start()
+    second.join(timeout=4)  # it would wait for its reply until ACK_SECONDS (5 s)
+    assert answered == [200], "the second delivery waited for its reply"
+    assert sent_texts(graph) == []  # acknowledged, kept, the reply still to come
+    release.set()
+    first.join(10)
+    until(lambda: len(sent_texts(graph)) == 2)
+    assert len(model.requests) == 2
