@@ -15,15 +15,22 @@ from tests.conftest import (
 )
 
 
-def test_a_slow_reply_is_acknowledged_in_time_and_sent_once_after_the_200(settings, model, graph):
-    graph_ok(graph)
+def held(model, text: str) -> threading.Event:
+    """A model that answers only once the test sets the event it returns (slower than any
+    ACK_SECONDS the test sets, with no sleep)."""
     release = threading.Event()
 
     def answer(body):
-        release.wait(10)  # the model takes longer than ACK_SECONDS
-        return model.answer("late but once")
+        release.wait(30)
+        return model.answer(text)
 
     model.handler = answer
+    return release
+
+
+def test_a_slow_reply_is_acknowledged_in_time_and_sent_once_after_the_200(settings, model, graph):
+    graph_ok(graph)
+    release = held(model, "late but once")
     app = build_app(dict(settings, ACK_SECONDS="0.5"), openai_client=model.client())
     assert post_signed(app, body_of(text_event("hi", mid="m_slow"))).status_code == 200
     assert sent_texts(graph) == []  # acknowledged before the reply was ready
@@ -37,13 +44,7 @@ def test_a_batch_larger_than_the_threads_is_acknowledged_and_everyone_answered(
     settings, model, graph
 ):
     graph_ok(graph)
-    release = threading.Event()
-
-    def answer(body):
-        release.wait(10)
-        return model.answer("Hello there!")
-
-    model.handler = answer
+    release = held(model, "Hello there!")
     values = dict(settings, WEB_THREADS="1", ACK_SECONDS="0.5")
     app = build_app(values, openai_client=model.client())
     people = [text_event("hi", f"m_{i}", person=f"30000{i}") for i in range(3)]
@@ -100,13 +101,7 @@ def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_ke
     # With every request thread waiting on a reply, the next delivery would queue in gunicorn
     # for a thread and, under a burst, get its 200 after Meta's five seconds.
     graph_ok(graph)
-    release = threading.Event()
-
-    def answer(body):
-        release.wait(30)
-        return model.answer("Hello there!")
-
-    model.handler = answer
+    release = held(model, "Hello there!")
     app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
     acknowledger = app.extensions["messenger"].acknowledger
     first = threading.Thread(
