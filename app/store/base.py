@@ -17,7 +17,8 @@ thread on a host, survives restarts) and Redis (`REDIS_URL`, for several hosts o
 - orphans(scan, oldest): the events of unanswered claims whose owner died or gave them
   back, for a live process to answer (through arrive(), like a redelivery); those too old
   (or tried MAX_TRIES times) are given up.
-- turn(person, key, ts): messages of one person are answered one at a time, in timestamp order.
+- turn(person, key, ts): messages of one person are answered one at a time, in timestamp order
+  (turns.py).
 - settle(key, turn, conversation, entries, told): a message's last write, one round trip: the
   reply parts that went out are kept, the turn is left, the message is marked answered (and
   the conversation as told, when the reply carried the AI disclosure).
@@ -37,14 +38,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from .heartbeat import HEARTBEAT_SECONDS, OWNER_TTL_SECONDS, Owner  # noqa: F401 (the stores')
 
-POLL_SECONDS = 0.02
 # A turn held this much longer than the request budget was abandoned, whoever held it.
 LEASE_MARGIN_SECONDS = 5.0
 # An unanswered claim given back (or left by a dead owner) is tried this many times in all.
@@ -239,33 +238,3 @@ class Options:
         self.lease, self.ttl, self.window = lease, ttl, window
         self.keep, self.max_age, self.reads_per_second = keep, max_age, reads_per_second
         self.clock = clock
-
-
-class Turns:
-    """The wait for a turn, shared by both stores; each says how to try and how to leave."""
-
-    def _try_turn(self, name: str, key: str, ts: int) -> bool:
-        """Queue `key` and take the turn when nobody holds it and nothing earlier waits."""
-        raise NotImplementedError
-
-    def _leave_turn(self, name: str, key: str) -> None:
-        """Leave the queue, and the turn when holding it."""
-        raise NotImplementedError
-
-    @contextmanager
-    def turn(self, name: str, key: str, ts: int, wait: float, held: bool = False) -> Iterator[Turn]:
-        """Queue behind this person's earlier messages; hold the turn while answering; leave
-        it at the end unless settle() did. `held`: arrive() queued and granted it already (a
-        round trip saved for nearly every message)."""
-        ends = time.monotonic() + wait
-        turn = Turn(name, key, held)
-        try:
-            if not turn.held:
-                turn.held = self._try_turn(name, key, ts)
-            while not turn.held and time.monotonic() < ends:
-                time.sleep(POLL_SECONDS)
-                turn.held = self._try_turn(name, key, ts)
-            yield turn
-        finally:
-            if not turn.left:
-                self._leave_turn(name, key)

@@ -23,10 +23,11 @@ from typing import Any
 
 import redis
 
-from .base import MAX_TRIES, OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn, Turns
+from .base import MAX_TRIES, OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn
 from .redis_memory import RedisMemory
 from .redis_privacy import RedisPrivacy
 from .redis_scripts import PAUSE_KEEP_SECONDS, SCRIPTS
+from .turns import Turns
 
 # How long a request waits for a free connection of the pool before the store counts as busy.
 POOL_WAIT_SECONDS = 1.0
@@ -55,6 +56,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         self._beats = redis.Redis.from_url(url, **kwargs)
         self.prefix = prefix
         self._options(**options)
+        self._watch_turns()
         for name, script in SCRIPTS.items():
             setattr(self, f"_{name}", self.redis.register_script(script))
         self._memory_scripts()

@@ -18,17 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .base import (
-    OWNER_TTL_SECONDS,
-    Options,
-    Owner,
-    Turns,
-)
+from .base import OWNER_TTL_SECONDS, Options, Owner
 from .sqlite_claims import LEAVE_SQL, SQLiteClaims
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 from .sqlite_privacy import SCHEMA as PRIVACY_SCHEMA
 from .sqlite_privacy import SQLitePrivacy
+from .turns import Turns
 
 SWEEP_BATCH = 5000
 # Columns added since the first release, for files written before them.
@@ -81,6 +77,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         stem, suffix = os.path.splitext(path)
         self.owners_path = f"{stem}.owners{suffix or '.sqlite3'}"
         self._options(**options)
+        self._watch_turns()
         self._local = threading.local()
         self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
         self._depth, self._lock_fd, self._lock_pid = 0, -1, 0
