@@ -78,41 +78,60 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         self.owners_path = f"{stem}.owners{suffix or '.sqlite3'}"
         self._options(**options)
         self._watch_turns()
-        self._local = threading.local()
-        self._writing = threading.RLock()  # re-entered: a first beat inside a transaction
+        # One connection per process to each file, its threads taking turns on it.
+        self._writing = threading.RLock()  # the main file's; re-entered inside a transaction
+        self._owning = threading.Lock()  # the owners' file's: a beat never waits for a write
+        self._files: dict[str, tuple[int, sqlite3.Connection]] = {}
         self._depth, self._lock_fd, self._lock_pid = 0, -1, 0
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        db = self._connection()
-        db.executescript(self.SCHEMA)
-        for table, columns in ADDED.items():
-            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            for column, kind in columns.items():
-                if column not in have:
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        db.executescript(INDEXES)
-        self._owners().executescript(OWNERS_SCHEMA)
+        with self._reading() as db:
+            db.executescript(self.SCHEMA)
+            for table, columns in ADDED.items():
+                have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                for column, kind in columns.items():
+                    if column not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            db.executescript(INDEXES)
+        with self._owners() as db:
+            db.executescript(OWNERS_SCHEMA)
 
     def _open(self, path: str) -> sqlite3.Connection:
-        """A connection in WAL mode that waits up to 3 s for a lock."""
-        db = sqlite3.connect(path, timeout=3, isolation_level=None)
+        """A connection in WAL mode that waits up to 3 s for a lock, used by one thread at a
+        time (the caller holds the file's lock)."""
+        db = sqlite3.connect(path, timeout=3, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection (sqlite3 connections are not shared between threads)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._open(self.path)
+    def _file(self, path: str) -> sqlite3.Connection:
+        """This process's connection to `path` (a forked worker opens its own). One per
+        process, not one per thread: a connection compiles each statement once and keeps it,
+        and a fresh one costs 1.2 ms more per message; a worker's 100-odd threads would each
+        pay it for their first few messages (docs/benchmark.md). They take turns on it, as
+        they take turns to write anyway."""
+        pid, db = self._files.get(path, (0, None))
+        if pid != os.getpid() or db is None:
+            db = self._open(path)
+            self._files[path] = (os.getpid(), db)
         return db
 
-    def _owners(self) -> sqlite3.Connection:
-        """This thread's connection to the owners' file."""
-        db = getattr(self._local, "owners", None)
-        if db is None:
-            db = self._local.owners = self._open(self.owners_path)
-        return db
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The main file's connection, for reads (WAL: no wait for another process's write)."""
+        with self._writing:
+            yield self._file(self.path)
+
+    def _one(self, sql: str, params: Any) -> Any:
+        """One row of a read, or None."""
+        with self._reading() as db:
+            return db.execute(sql, params).fetchone()
+
+    @contextmanager
+    def _owners(self) -> Iterator[sqlite3.Connection]:
+        """The owners' file's connection."""
+        with self._owning:
+            yield self._file(self.owners_path)
 
     def _alive(self, owners: set[str], now: float) -> set[str]:
         """Which of `owners` beat recently (a read of the owners' file: never waits)."""
@@ -120,10 +139,11 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         if not owners:
             return set()
         marks = ",".join("?" * len(owners))
-        rows = self._owners().execute(
-            f"SELECT owner FROM owners WHERE owner IN ({marks}) AND alive_until > ?",
-            (*owners, now),
-        )
+        with self._owners() as db:
+            rows = db.execute(
+                f"SELECT owner FROM owners WHERE owner IN ({marks}) AND alive_until > ?",
+                (*owners, now),
+            ).fetchall()
         return {row[0] for row in rows}
 
     @contextmanager
@@ -153,8 +173,8 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         """One immediate (write-locked) transaction on this thread's connection, in turn."""
-        db = self._connection()
         with self._turn_to_write():
+            db = self._file(self.path)
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -167,7 +187,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         """One write statement (its own transaction), the threads of a process taking turns;
         returns its RETURNING row, fetched before the turn passes on (None without one)."""
         with self._turn_to_write():
-            return self._connection().execute(sql, params).fetchone()
+            return self._file(self.path).execute(sql, params).fetchone()
 
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Take the turn when nobody holds it and no earlier message is waiting; waiters and
@@ -228,10 +248,8 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
 
     def paused_until(self, name: str) -> float | None:
         """A read only."""
-        row = (
-            self._connection()
-            .execute("SELECT until FROM pauses WHERE name = ? AND until > ?", (name, self.clock()))
-            .fetchone()
+        row = self._one(
+            "SELECT until FROM pauses WHERE name = ? AND until > ?", (name, self.clock())
         )
         return row[0] if row else None
 
@@ -242,21 +260,18 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
     def spent(self, name: str) -> int:
         """A read only."""
         window = int(self.clock() // self.window)
-        row = (
-            self._connection()
-            .execute("SELECT count FROM spend WHERE name = ? AND window = ?", (name, window))
-            .fetchone()
-        )
+        row = self._one("SELECT count FROM spend WHERE name = ? AND window = ?", (name, window))
         return row[0] if row else 0
 
     def _beat(self, owner: str) -> None:
         """This process is alive for OWNER_TTL_SECONDS more: a write to the owners' file only,
         outside the process's turn-taking for the main file."""
-        self._owners().execute(
-            """INSERT INTO owners (owner, alive_until) VALUES (?, ?)
-               ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until""",
-            (owner, self.clock() + OWNER_TTL_SECONDS),
-        )
+        with self._owners() as db:
+            db.execute(
+                """INSERT INTO owners (owner, alive_until) VALUES (?, ?)
+                   ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until""",
+                (owner, self.clock() + OWNER_TTL_SECONDS),
+            )
 
     def _sweep(self) -> None:
         """Drop what expired, SWEEP_BATCH rows at a time, each table by an index: claims,
@@ -275,6 +290,5 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
             db.execute("DELETE FROM deletions WHERE expires_at < ?", (now,))
             db.execute("DELETE FROM sent WHERE expires_at < ?", (now,))
             self._sweep_memory(db, now)
-        self._owners().execute(
-            "DELETE FROM owners WHERE alive_until < ?", (now - OWNER_TTL_SECONDS,)
-        )
+        with self._owners() as db:
+            db.execute("DELETE FROM owners WHERE alive_until < ?", (now - OWNER_TTL_SECONDS,))

@@ -113,15 +113,12 @@ class SQLiteClaims:
     def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
         """Unanswered claims whose owner is gone: their events, or given up when too old."""
         now = self.clock()
-        rows = (
-            self._connection()
-            .execute(
+        with self._reading() as db:
+            rows = db.execute(
                 """SELECT key, claimed_at, owner, event, tries FROM claims
                    WHERE answered_at IS NULL AND expires_at >= ? ORDER BY claimed_at LIMIT ?""",
                 (now, scan),
-            )
-            .fetchall()
-        )
+            ).fetchall()
         alive = self._alive({row[2] for row in rows}, now)
         found, given_up = [], []
         for key, claimed_at, owner, event, tries in rows:

@@ -66,7 +66,8 @@ class SQLiteMemory:
 
     def transcript(self, conversation: str) -> Transcript:
         """A read only: the entries oldest first, when the conversation has not expired."""
-        return self._transcript(self._connection(), conversation, self.clock())
+        with self._reading() as db:
+            return self._transcript(db, conversation, self.clock())
 
     def _transcript(self, db, conversation: str, now: float) -> Transcript:
         """transcript()'s statements, on the caller's connection (arrive's transaction too)."""

@@ -41,24 +41,18 @@ class SQLitePrivacy:
 
     def erased_at(self, conversation: str) -> float | None:
         """When the conversation was last erased, if ever."""
-        row = (
-            self._connection()
-            .execute("SELECT at FROM erasures WHERE key = ?", (tombstone(conversation),))
-            .fetchone()
-        )
+        row = self._one("SELECT at FROM erasures WHERE key = ?", (tombstone(conversation),))
         return row[0] if row else None
 
     def export(self, conversation: str) -> dict[str, Any]:
         """Everything kept of the conversation, as plain values."""
-        db = self._connection()
-        told = db.execute(
-            "SELECT told FROM conversations WHERE conversation = ?", (conversation,)
-        ).fetchone()
-        waiting = db.execute(
-            """SELECT event FROM claims WHERE conversation = ? AND answered_at IS NULL
-               AND event IS NOT NULL""",
-            (conversation,),
-        ).fetchall()
+        told = self._one("SELECT told FROM conversations WHERE conversation = ?", (conversation,))
+        with self._reading() as db:
+            waiting = db.execute(
+                """SELECT event FROM claims WHERE conversation = ? AND answered_at IS NULL
+                   AND event IS NOT NULL""",
+                (conversation,),
+            ).fetchall()
         return {
             "messages": [message(e) for e in self.transcript(conversation).entries],
             "told_ai": bool(told and told[0]),
@@ -96,12 +90,8 @@ class SQLitePrivacy:
 
     def was_sent(self, message_id: str) -> bool:
         """Whether we sent this message (lately)."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT 1 FROM sent WHERE id = ? AND expires_at > ?", (message_id, self.clock())
-            )
-            .fetchone()
+        row = self._one(
+            "SELECT 1 FROM sent WHERE id = ? AND expires_at > ?", (message_id, self.clock())
         )
         return row is not None
 
@@ -115,12 +105,7 @@ class SQLitePrivacy:
 
     def deletion(self, code: str) -> str | None:
         """A deletion request's status, by its confirmation code."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT status FROM deletions WHERE code = ? AND expires_at > ?",
-                (code, self.clock()),
-            )
-            .fetchone()
+        row = self._one(
+            "SELECT status FROM deletions WHERE code = ? AND expires_at > ?", (code, self.clock())
         )
         return row[0] if row else None
