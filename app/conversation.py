@@ -157,7 +157,7 @@ class Conversation:
         # long answer, a slow day at the provider); our own queueing under a burst is better
         # spent on replies than on a Graph call per message (docs/benchmark.md).
         typing = self.typing.start(event)
-        reply, made_by, usage, call = self._reply(event, messages, before_send)
+        reply, made_by, usage, call = self._reply(event, messages, before_send, typing.cancel)
         typing.stop()  # a reply is ready: no indicator now, and never one after the reply
         metrics.count_tokens(event.page_id, event.channel, self.model.model, usage, s.openai_prices)
         if call is not None and call.name == TOOL_NAME:
@@ -201,11 +201,12 @@ class Conversation:
         except GraphError as exc:
             log.warning("typing_on failed mid=%s: %s", event.log_id, exc)
 
-    def _reply(self, event, messages: list[dict], deadline: Deadline):
+    def _reply(self, event, messages: list[dict], deadline: Deadline, answered):
         """The model's reply, or the fallback text when there is none in time; the tokens it
-        cost either way; and the function it called, if any."""
+        cost either way; and the function it called, if any. `answered()`: the model's answer
+        is in (no indicator from then on, however long reading it takes on a busy host)."""
         try:
-            answer = self.model.reply(messages, deadline)
+            answer = self.model.reply(messages, deadline, answered)
         except ModelError as exc:
             log.warning("model failed mid=%s: %s", event.log_id, exc)
             metrics.MODEL_ERRORS.labels(self.model.model, exc.kind).inc()

@@ -30,6 +30,10 @@ class Indicator:
         self.cancelled = False
         self.future: Future | None = None
 
+    def cancel(self) -> None:
+        """The model answered: no indicator from now on (one under way still goes out)."""
+        self.cancelled = True
+
     def stop(self) -> None:
         """The reply is ready: no indicator now, and one under way finishes first."""
         self.cancelled = True

@@ -23,6 +23,20 @@ def test_request_carries_model_and_parameters(model):
     assert (sent["temperature"], sent["top_p"], sent["max_tokens"]) == (0.2, 0.2, 512)
 
 
+def test_the_caller_hears_the_model_answered_before_the_answer_is_read(model, monkeypatch):
+    # On a busy host reading the answer can wait its turn for the CPU; the typing indicator
+    # is for the model's own wait, so it is called off the moment the answer is in.
+    from openai._legacy_response import LegacyAPIResponse  # with_raw_response's type
+
+    order, parse = [], LegacyAPIResponse.parse
+    monkeypatch.setattr(
+        LegacyAPIResponse, "parse", lambda r, **kw: order.append("read") or parse(r, **kw)
+    )
+    reply = chat(model).reply(MESSAGES, Deadline(5), lambda: order.append("answered"))
+    assert order == ["answered", "read"] and reply.text == "Hello there!"
+    assert reply.request_id == "req_1"  # the parsed answer keeps the server's request id
+
+
 def test_reply_cut_off_at_token_limit_is_marked(model):
     model.reply_with("A long story that", finish_reason="length")
     assert chat(model).reply(MESSAGES, Deadline(5)).text == "A long story that…"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,8 +135,15 @@ class ChatModel:
             tools=tools,
         )
 
-    def reply(self, messages: list[dict[str, Any]], deadline: Deadline) -> Reply:
-        """The model's answer to messages, finished before the deadline, or ModelError."""
+    def reply(
+        self,
+        messages: list[dict[str, Any]],
+        deadline: Deadline,
+        answered: Callable[[], None] = lambda: None,
+    ) -> Reply:
+        """The model's answer to messages, finished before the deadline, or ModelError.
+        `answered()` is called the moment the server's answer is in, before it is read: what
+        is left is our own work (the typing indicator is for the model's wait, not for ours)."""
         retries = self.retries
         lowest_effort = False  # after a reply spent wholly on reasoning
         usage = Usage()
@@ -145,7 +153,7 @@ class ChatModel:
                 raise ModelError("no time left in the request budget", usage=usage, kind="no_time")
             params = self.adapter.params(lowest_effort=lowest_effort)
             try:
-                completion = self._create(messages, params, timeout)
+                completion = self._create(messages, params, timeout, answered)
             except openai.APITimeoutError:
                 reason = f"model did not answer within {timeout:.1f}s"
                 raise ModelError(reason, usage=usage, kind="timeout") from None
@@ -195,14 +203,18 @@ class ChatModel:
                 )
             time.sleep(min(RETRY_PAUSE_SECONDS, deadline.remaining()))
 
-    def _create(self, messages: list[dict[str, Any]], params: dict, timeout: float):
-        """One typed Chat Completions call, its timeout inside the budget (connect kept short)."""
-        return self.client.chat.completions.create(
+    def _create(self, messages: list[dict[str, Any]], params: dict, timeout: float, answered):
+        """One typed Chat Completions call, its timeout inside the budget (connect kept short).
+        The SDK's raw response comes as soon as the server's answer is in; parsing it is
+        ours, and on a busy host may wait its turn for the CPU."""
+        raw = self.client.chat.completions.with_raw_response.create(
             model=self.model,
             messages=messages,
             timeout=httpx2.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout)),
             **params,
         )
+        answered()
+        return raw.parse()
 
 
 def _retryable(status: int) -> bool:
