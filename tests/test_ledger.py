@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from app.store import (
     ANSWERED,
@@ -250,6 +251,28 @@ def test_settling_without_a_reply_keeps_no_conversation(make):
     with ledger.turn("p:9", "m_1", 1, wait=1) as turn:
         ledger.settle("m_1", turn, "p:9", [])
     assert ledger.claim("m_1") == ANSWERED and not ledger.transcript("p:9").known
+
+
+def test_a_settle_that_meets_a_full_store_is_tried_again_and_lands(make):
+    # Under a burst every connection of the pool can be in use for a moment. A settle given
+    # up then kept the turn (the person's next message waited for it, then was answered out of
+    # turn) and lost the reply (that next message was answered without it).
+    store = make()
+    ledger = Guarded(store)
+    real, full = store.settle, [redis.ConnectionError("No connection available.")]
+
+    def busy_once(*args):
+        if full:
+            raise full.pop()
+        return real(*args)
+
+    store.claim("m_1")
+    store.settle = busy_once
+    with ledger.turn("p:1", "m_1", 1, wait=1) as turn:
+        ledger.settle("m_1", turn, "p:1", [Entry("r_1", "hello", True, 2.0)])
+    assert turn.left and not full
+    assert [e.id for e in store.transcript("p:1").entries] == ["r_1"]  # the reply was kept
+    assert store.claim("m_1") == ANSWERED  # in the store, not only in this process
 
 
 def test_a_failed_settle_is_marked_later_and_the_turn_still_left(make):

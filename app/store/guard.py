@@ -11,7 +11,8 @@ failures apart:
 - busy (a SQLite lock held past its wait, a Redis call over its timeout, every connection of
   the pool in use, the server's client limit reached): the store is there but slow or full.
   A claim then raises StoreUnavailable, so the request is answered 503 and Meta redelivers: an id
-  that may have been answered is never granted again. Other calls fall back, no breaker;
+  that may have been answered is never granted again. Other calls try again (BUSY_TRIES in
+  all), then fall back, no breaker;
 - anything else is a bug: logged with its traceback, fallen back, no breaker.
 A reply marked answered while the store failed is kept here (at most UNMARKED_MOST ids) and
 marked after the heartbeat, off the request path, UNMARKED_BATCH at a time; meanwhile this
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 BREAKER_SECONDS = 5.0
 UNMARKED_MOST = 10_000  # beyond this, the oldest marks are dropped (and logged)
 UNMARKED_BATCH = 100  # marks written after one heartbeat
+BUSY_TRIES = 3  # a call other than a claim, when the store is busy (each waits for a connection)
+BUSY_PAUSE_SECONDS = 0.05
 # A full pool or a full server is busy, not down (redis-py raises ConnectionError for both).
 REDIS_FULL = ("No connection available", "max number of clients reached")
 T = TypeVar("T")
@@ -57,23 +60,36 @@ class Guarded:
             if strict:
                 raise StoreUnavailable(f"store unavailable ({what}), left alone for a moment")
             return fallback
-        try:
-            return call()
-        except Exception as exc:
-            if _busy(exc):
-                if strict:
-                    raise StoreUnavailable(f"store busy ({what}): {exc}") from None
-                log.warning("store busy (%s), going on without it: %s", what, exc)
-            elif _down(exc):
-                self._down_until = time.monotonic() + BREAKER_SECONDS
-                log.error("store unavailable (%s): %s", what, exc)
-                if strict:
-                    raise StoreUnavailable(f"store unavailable ({what}): {exc}") from None
-            else:
-                log.exception("store call failed (%s)", what)
-                if strict:
-                    raise StoreUnavailable(f"store call failed ({what})") from None
-            return fallback
+        # Busy means full, and a connection frees within moments: a claim says 503 at once
+        # (Meta delivers again); any other call tries again, for what comes next needs it (a
+        # settle left undone keeps the person's next message from its turn and from the reply
+        # it follows). What is tried again is idempotent, or harmless twice.
+        left = 0 if strict else BUSY_TRIES - 1
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                if not (_busy(exc) and left):
+                    return self._failed(what, exc, fallback, strict)
+            left -= 1
+            time.sleep(BUSY_PAUSE_SECONDS)
+
+    def _failed(self, what: str, exc: Exception, fallback: T, strict: bool) -> T:
+        """Log the failure as busy, down or a bug; fall back, or raise StoreUnavailable."""
+        if _busy(exc):
+            if strict:
+                raise StoreUnavailable(f"store busy ({what}): {exc}") from None
+            log.warning("store busy (%s), going on without it: %s", what, exc)
+        elif _down(exc):
+            self._down_until = time.monotonic() + BREAKER_SECONDS
+            log.error("store unavailable (%s): %s", what, exc)
+            if strict:
+                raise StoreUnavailable(f"store unavailable ({what}): {exc}") from None
+        else:
+            log.error("store call failed (%s)", what, exc_info=exc)
+            if strict:
+                raise StoreUnavailable(f"store call failed ({what})") from None
+        return fallback
 
     def arrive(
         self,
