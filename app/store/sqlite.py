@@ -172,7 +172,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """One immediate (write-locked) transaction on this thread's connection, in turn."""
+        """One immediate (write-locked) transaction on the process's connection, in turn."""
         with self._turn_to_write():
             db = self._file(self.path)
             db.execute("BEGIN IMMEDIATE")

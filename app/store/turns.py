@@ -3,10 +3,9 @@ worker or host has them. The store keeps the queue (each store says how to try a
 leave); the wait for a turn is the same for both and lives here.
 
 A message whose turn is held elsewhere asks the store again every POLL_SECONDS. One whose turn
-is held by a thread of this very process, the usual case (a person's next message comes on
-the connection, so to the worker, that carried the last one), sleeps until that thread leaves
-the turn instead: no store round trip every 20 ms while a reply is being made, and the turn is
-taken the moment it is free.
+is held by a thread of this very process (its person's last message came to this worker, as on
+a kept-alive connection it does) sleeps until that thread leaves the turn instead: no store
+round trip every 20 ms while a reply is being made, and the turn is taken the moment it is free.
 """
 
 from __future__ import annotations
