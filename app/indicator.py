@@ -36,7 +36,7 @@ class Indicator:
 
     def stop(self) -> None:
         """The reply is ready: no indicator now, and one under way finishes first."""
-        self.cancelled = True
+        self.cancel()
         if self.future is not None and not self.future.cancel():
             wait([self.future], timeout=TYPING_SECONDS)
 
