@@ -4,9 +4,18 @@ must be Heroku Key-Value Store (Redis), which app.json provisions."""
 import json
 from pathlib import Path
 
+import pytest
+
 import config
 from app.operator import doctor
+from app.store.redis import client_limit
+from tests.conftest import free_port, start_redis
 from tests.test_config import REQUIRED_ENV
+from tests.test_doctor import (
+    cli,  # noqa: F401 (a fixture: the doctor's command runner)
+    doctor_lines,
+    graph_answers,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,3 +51,58 @@ def test_on_a_dyno_the_key_value_stores_url_accepts_its_self_signed_certificate(
     assert config.load(dict(on_dyno, REDIS_URL=chosen))["REDIS_URL"] == chosen
     assert config.load(dict(on_dyno, REDIS_URL="redis://h:1"))["REDIS_URL"] == "redis://h:1"
     assert config.load(dict(REQUIRED_ENV, REDIS_URL=url))["REDIS_URL"] == url  # off Heroku
+
+
+# Heroku's Key-Value Store "mini" plan accepts 20 clients (Dev Center, "Heroku Key-Value Store
+# Technical Characterization"); a basic dyno runs WEB_CONCURRENCY=2 workers (the Python
+# buildpack's default, "Optimizing Python Application Concurrency").
+MINI_CLIENTS = 20
+BASIC_WORKERS = 2
+
+
+def test_app_json_s_pool_fits_the_plan_it_provisions_with_room_for_a_one_off_command():
+    manifest = json.loads((ROOT / "app.json").read_text(encoding="utf-8"))
+    assert manifest["formation"]["web"]["size"] == "basic"
+    pool = int(manifest["env"]["REDIS_MAX_CONNECTIONS"]["value"])
+    check = doctor.redis_clients_check(MINI_CLIENTS, BASIC_WORKERS, pool)
+    assert check.status == "ok", check.line()
+    # The code's default, 10, is for a Redis of one's own: on mini it would not fit.
+    assert doctor.redis_clients_check(MINI_CLIENTS, BASIC_WORKERS, 10).failed
+
+
+@pytest.fixture
+def mini_redis():
+    """A redis-server that accepts as many clients as Heroku's mini plan."""
+    server, url = start_redis("redis-server", "--maxclients", str(MINI_CLIENTS))
+    yield url
+    server.terminate()
+    server.wait(5)
+
+
+def test_the_doctor_reads_the_redis_client_limit_and_names_the_pool_that_fits(
+    request, graph, mini_redis, monkeypatch
+):
+    doctor_cli = request.getfixturevalue("cli")
+    graph_answers(graph)
+    monkeypatch.setenv("WEB_CONCURRENCY", str(BASIC_WORKERS))
+    doctor_cli.app.config.update(REDIS_URL=mini_redis, REDIS_MAX_CONNECTIONS=10)
+    code, lines, _ = doctor_lines(doctor_cli)
+    assert code == 1
+    assert lines[-2] == (  # the store's line, before the hand-over note
+        "✗ store clients: each host opens up to 22 connections (2 workers × (10 + 1 for the "
+        "heartbeat)); this Redis accepts 20 — fix: set REDIS_MAX_CONNECTIONS=8"
+    )
+    doctor_cli.app.config["REDIS_MAX_CONNECTIONS"] = 8
+    code, lines, _ = doctor_lines(doctor_cli)
+    assert code == 0
+    assert lines[-3] == (
+        "✓ store clients: each host opens up to 18 connections (2 workers × (8 + 1 for the "
+        "heartbeat)); this Redis accepts 20: room for 1 such host(s)"
+    )
+
+
+def test_a_client_limit_that_cannot_be_read_leaves_the_rule_as_a_warning():
+    assert client_limit(f"redis://127.0.0.1:{free_port()}/0") is None  # nobody listens
+    check = doctor.redis_clients_check(None, 3, 10)
+    assert check.status == "warn" and not check.failed
+    assert "each host opens up to 33 connections" in check.line()

@@ -21,6 +21,7 @@ import config
 from ..facebook import GraphClient, GraphError
 from ..logs import mask
 from . import doctor, instagram, subscription
+from .checks import Check
 
 messenger = AppGroup("messenger", help="Set up and check the page's Messenger connection.")
 
@@ -49,6 +50,8 @@ def doctor_command() -> None:
         logins=list(settings.get("INSTAGRAM_ACCOUNTS") or {}),
     )
     checks += doctor.store_checks(os.environ.get("DYNO"), settings["REDIS_URL"])
+    if settings["REDIS_URL"]:
+        checks.append(_redis_clients(settings))
     checks += doctor.handover_checks(settings)
     for check in checks:
         _echo(check.line())
@@ -102,6 +105,19 @@ def subscribe_command() -> None:
     if failed:
         kind = "accounts" if logins else "pages"
         _fail_quietly(f"{failed} of {len(targets)} {kind} not subscribed")
+
+
+def _redis_clients(settings) -> Check:
+    """The Redis's client limit against this host's processes, counted as gunicorn starts
+    them (WEB_CONCURRENCY, else cores + 1)."""
+    from ..store.redis import client_limit  # only with REDIS_URL: redis-py is not needed else
+
+    try:
+        workers = config.serving()["WEB_CONCURRENCY"] or config.cores() + 1
+    except config.ConfigError as exc:
+        return Check("fail", "store clients", str(exc))
+    limit = client_limit(settings["REDIS_URL"])
+    return doctor.redis_clients_check(limit, workers, settings["REDIS_MAX_CONNECTIONS"])
 
 
 def _subscribe_hint(exc: GraphError, account: str, login: bool) -> str:

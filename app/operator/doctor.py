@@ -161,6 +161,40 @@ def store_checks(dyno: str | None, redis_url: str | None) -> list[Check]:
     return [Check("fail", "store", f"SQLite on a Heroku dyno: {HEROKU_DISK}", fix)]
 
 
+# Connections a one-off command (`heroku run flask --app wsgi messenger …`) opens beside the
+# web processes: its store's.
+ONE_OFF_CLIENTS = 2
+
+
+def redis_clients_check(limit: int | None, workers: int, pool: int) -> Check:
+    """Whether one host's processes fit the Redis's client limit. Past it the server refuses
+    connections, and a message that cannot be claimed is answered 503: a failed delivery."""
+    most = workers * (pool + 1)
+    per = f"{workers} workers × ({pool} + 1 for the heartbeat)"
+    if limit is None:
+        fix = "keep hosts × that under your Redis plan's connection limit"
+        return Check(
+            "warn",
+            "store clients",
+            f"could not read this Redis's client limit; "
+            f"each host opens up to {most} connections ({per})",
+            fix,
+        )
+    fits = (limit - ONE_OFF_CLIENTS) // workers - 1
+    fix = (
+        f"set REDIS_MAX_CONNECTIONS={fits}"
+        if fits >= 1
+        else "run fewer workers (WEB_CONCURRENCY) or choose a plan with more connections"
+    )
+    detail = f"each host opens up to {most} connections ({per}); this Redis accepts {limit}"
+    if most > limit:
+        return Check("fail", "store clients", detail, fix)
+    if most + ONE_OFF_CLIENTS > limit:
+        return Check("warn", "store clients", detail + ", and a one-off command needs more", fix)
+    hosts = (limit - ONE_OFF_CLIENTS) // most
+    return Check("ok", "store clients", detail + f": room for {hosts} such host(s)")
+
+
 def handover_checks(settings: Mapping[str, Any]) -> list[Check]:
     """What a hand-over to a person needs, said where it can be acted on: Meta offers no way
     to check Conversation Routing without a person's thread, so the line says what to set up

@@ -33,6 +33,19 @@ from .turns import Turns
 POOL_WAIT_SECONDS = 1.0
 
 
+def client_limit(url: str) -> int | None:
+    """The most clients this Redis accepts (`maxclients` of INFO clients), or None when it
+    cannot be read (a server older than 7, a host that disables INFO, no connection)."""
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        value = client.info("clients").get("maxclients")
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+    return int(value) if value is not None else None
+
+
 class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
     """Same behaviour as SQLiteLedger, in Redis."""
 
