@@ -155,7 +155,7 @@ class Conversation:
         )
         # The indicator is for the model's wait, the one a person cannot guess (reasoning, a
         # long answer, a slow day at the provider); our own queueing under a burst is better
-        # spent on replies than on a Graph call per message (docs/benchmark.md).
+        # spent on replies than on a Graph call per message (docs/benchmark-cost.md).
         typing = self.typing.start(event)
         reply, made_by, usage, call = self._reply(event, messages, before_send, typing.cancel)
         typing.stop()  # a reply is ready: no indicator now, and never one after the reply

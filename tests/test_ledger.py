@@ -198,7 +198,7 @@ def test_a_released_claim_is_taken_at_once_but_an_answered_one_is_not(make):
 def test_a_message_costs_two_transactions_or_round_trips(make, monkeypatch):
     """arrive (kept, claimed, turn granted) and settle: every message pays these around its
     model call, and under a burst each extra round trip queues behind every other request of
-    the worker (docs/benchmark.md)."""
+    the worker (docs/benchmark-cost.md)."""
     import redis
 
     ledger = make()

@@ -108,7 +108,7 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         """This process's connection to `path` (a forked worker opens its own). One per
         process, not one per thread: a connection compiles each statement once and keeps it,
         and a fresh one costs 1.2 ms more per message; a worker's 100-odd threads would each
-        pay it for their first few messages (docs/benchmark.md). They take turns on it, as
+        pay it for their first few messages (docs/benchmark-cost.md). They take turns on it, as
         they take turns to write anyway."""
         pid, db = self._files.get(path, (0, None))
         if pid != os.getpid() or db is None:
