@@ -162,7 +162,7 @@ def store_checks(dyno: str | None, redis_url: str | None) -> list[Check]:
 
 
 # Connections a one-off command (`heroku run flask --app wsgi messenger …`) opens beside the
-# web processes: its store's.
+# web processes: its store's, and this check's own.
 ONE_OFF_CLIENTS = 2
 
 
@@ -190,7 +190,7 @@ def redis_clients_check(limit: int | None, workers: int, pool: int) -> Check:
     if most > limit:
         return Check("fail", "store clients", detail, fix)
     if most + ONE_OFF_CLIENTS > limit:
-        return Check("warn", "store clients", detail + ", and a one-off command needs more", fix)
+        return Check("warn", "store clients", detail + ": no room left for a one-off command", fix)
     hosts = (limit - ONE_OFF_CLIENTS) // most
     return Check("ok", "store clients", detail + f": room for {hosts} such host(s)")
 
