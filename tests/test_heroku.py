@@ -106,3 +106,12 @@ def test_a_client_limit_that_cannot_be_read_leaves_the_rule_as_a_warning():
     check = doctor.redis_clients_check(None, 3, 10)
     assert check.status == "warn" and not check.failed
     assert "each host opens up to 33 connections" in check.line()
+
+
+def test_a_pool_that_fills_the_limit_exactly_warns_that_a_one_off_command_will_not_fit():
+    check = doctor.redis_clients_check(MINI_CLIENTS, BASIC_WORKERS, 9)  # 2 × 10 = 20
+    assert check.status == "warn" and not check.failed
+    assert check.line().endswith(
+        "this Redis accepts 20: no room left for a one-off command — warning: set "
+        "REDIS_MAX_CONNECTIONS=8"
+    )
