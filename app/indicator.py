@@ -5,7 +5,10 @@ skipping the indicator saves a Graph call per message — the cost that queues a
 host.
 One clock thread per process waits for each indicator's moment; a reply that is ready first
 cancels its indicator, and one already on its way is let finish first, so that it never
-arrives after the reply.
+arrives after the reply. The indicators that come due go out through TYPING_SENDERS threads:
+an indicator is worth a Graph call only while its reply is not there, and under a burst more
+senders would take the host's CPU from the replies themselves. One that waits for a sender
+until its reply is ready is never sent.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 TYPING_AFTER_SECONDS = 1.5
 TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
-TYPING_THREADS = 16
+# Each sender makes 10-20 indicators a second (a Graph call of 50-100 ms): far more than a
+# page's people wait on a slow model at once, and few enough not to crowd out replies
+# (docs/benchmark-cost.md).
+TYPING_SENDERS = 2
 
 
 class Indicator:
@@ -50,7 +56,7 @@ class Typing:
         self._due: list[tuple[float, int, Indicator, tuple]] = []
         self._order = itertools.count()
         self._changed = threading.Condition()
-        self._pool = ThreadPoolExecutor(TYPING_THREADS, thread_name_prefix="typing")
+        self._pool = ThreadPoolExecutor(TYPING_SENDERS, thread_name_prefix="typing")
         self._clock_pid: int | None = None
 
     def start(self, *args) -> Indicator:
