@@ -133,10 +133,26 @@ def graph():
         yield mock
 
 
+# pytest loads this file as `conftest`, the tests import it as `tests.conftest`: one module for
+# both, so that the apps built are listed once.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+_BUILT: list[Flask] = []
+
+
 def build_app(environ: dict[str, str], **clients) -> Flask:
     """The app built as wsgi.py builds it: the settings' text loaded once by config.load(),
     the result passed to create_app as it is."""
-    return create_app(config.load(environ, dotenv=False), **clients)
+    _BUILT.append(create_app(config.load(environ, dotenv=False), **clients))
+    return _BUILT[-1]
+
+
+@pytest.fixture(autouse=True)
+def _heartbeats_end_with_the_test():
+    """A store beats while its app lives: the apps a test built stop beating when it ends,
+    before the session's redis-server or the test's temp dir is gone."""
+    yield
+    while _BUILT:
+        _BUILT.pop().extensions["messenger"].ledger.store.stop_heartbeat()
 
 
 @pytest.fixture
