@@ -118,7 +118,9 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """The main file's connection, for reads (WAL: no wait for another process's write)."""
+        """The main file's connection, for reads. The connection is the process's one, so a
+        read takes its turn with this process's writers (and so waits while one of them waits
+        for the lock file); another process's write never holds it back (WAL)."""
         with self._writing:
             yield self._file(self.path)
 
@@ -134,7 +136,8 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
             yield self._file(self.owners_path)
 
     def _alive(self, owners: set[str], now: float) -> set[str]:
-        """Which of `owners` beat recently (a read of the owners' file: never waits)."""
+        """Which of `owners` beat recently (a read of the owners' file: never waits for a
+        write of the main file)."""
         owners.discard(None)
         if not owners:
             return set()
