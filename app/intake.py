@@ -6,9 +6,7 @@ conversation and claimed in the store, with the whole event, in one round trip (
 then on a live process answers it — this one, or recovery in another if this one dies — so
 the webhook may say 200. A message answered already, or being answered by a live process,
 ends here too: a redelivery gets its 200 at once, never a wait. A store too busy to keep it
-raises CannotKeep: the webhook says 503 and Meta delivers the body again. A full one (every
-connection of this process's pool in use: its own burst, mostly) is asked again while the 200
-can still go out in time, for a 503 is a failed delivery in Meta's eyes.
+raises CannotKeep: the webhook says 503 and Meta delivers the body again.
 """
 
 from __future__ import annotations
@@ -24,21 +22,11 @@ from .handover import THREAD_CONTROL, Handover
 from .history import History
 from .outcome import DUPLICATE, PAUSED, Outcome, ignored
 from .settings import Settings
-from .store import (
-    ANSWERED,
-    BUSY,
-    POOL_WAIT_SECONDS,
-    Arrival,
-    Entry,
-    Ledger,
-    StoreFull,
-    StoreUnavailable,
-)
+from .store import ANSWERED, BUSY, Arrival, Ledger, StoreUnavailable
 
 # Meta's standard messaging window: a reply to an older message would be refused (10/2018278).
 WINDOW_SECONDS = 24 * 3600.0
 LOOKUP_SECONDS = 2.0  # the most one event waits to learn our page or app id
-FULL_PAUSES = (0.05, 0.1, 0.2, 0.4)  # between tries at a full store (the last one repeats)
 
 
 class CannotKeep(Exception):
@@ -93,7 +81,7 @@ class Intake:
         if event.timestamp and event.timestamp / 1000 < self.clock() - WINDOW_SECONDS:
             self.history.heard(event)
             return ignored("older than Meta's 24-hour window")
-        return self._claim(event, deadline)
+        return self._claim(event)
 
     def _from_the_page(self, event: Event, deadline: Deadline) -> Outcome:
         """An echo or a thread-control change: the team stepping in or out. Those of pages we
@@ -106,11 +94,16 @@ class Intake:
             self.history.team(event)
         return ignored(self.handover.echo(event))
 
-    def _claim(self, event: Event, deadline: Deadline) -> Outcome | Claimed:
+    def _claim(self, event: Event) -> Outcome | Claimed:
         """Keep and claim the person's message (with its model call counted, once)."""
         spend = fixed_reply(event, self.settings) is None
         entry = self.history.entry(event)
-        arrival = self._arrive(event, entry, spend, deadline)
+        try:
+            arrival = self.ledger.arrive(
+                event.key, event.conversation, entry, spend, event.dump(), event.timestamp
+            )
+        except StoreUnavailable as exc:
+            raise CannotKeep(str(exc)) from None
         if arrival.state == ANSWERED:
             return Outcome(DUPLICATE, "already answered")
         if arrival.state == BUSY:
@@ -121,24 +114,6 @@ class Intake:
             self.ledger.answered(event.key)
             return Outcome(PAUSED, "someone from the page is replying")
         return Claimed(event, arrival)
-
-    def _arrive(self, event: Event, entry: Entry, spend: bool, deadline: Deadline) -> Arrival:
-        """One round trip, asked again while the store is full and one more try (its wait for
-        a connection included) still ends before the 200 is due; else CannotKeep."""
-        tries = 0
-        while True:
-            try:
-                return self.ledger.arrive(
-                    event.key, event.conversation, entry, spend, event.dump(), event.timestamp
-                )
-            except StoreFull as exc:
-                pause = FULL_PAUSES[min(tries, len(FULL_PAUSES) - 1)]
-                if deadline.remaining() < pause + POOL_WAIT_SECONDS:
-                    raise CannotKeep(str(exc)) from None
-                tries += 1
-                time.sleep(pause)
-            except StoreUnavailable as exc:
-                raise CannotKeep(str(exc)) from None
 
     def _erase_quietly(self, event: Event) -> Outcome:
         """ "Delete my data" while the team has the conversation: the erasure is the person's

@@ -2,7 +2,6 @@
 is not kept (app/acknowledge.py)."""
 
 import threading
-import time
 
 from tests.conftest import (
     NOW_MS,
@@ -124,59 +123,3 @@ def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_ke
     first.join(10)
     until(lambda: len(sent_texts(graph)) == 2)
     assert len(model.requests) == 2
-
-
-def fresh_mid() -> str:
-    """An id no earlier test (or run) kept in the shared redis-server."""
-    return f"m_{time.time_ns()}"
-
-
-def with_the_pool_full_at_first(app) -> list[str]:
-    """The app's Redis store meets a full pool (its one connection held) at its first claim,
-    and the connection comes free right after that try failed. Returns what each try met."""
-    store = app.extensions["messenger"].ledger.store
-    pool, real, tries = store.redis.connection_pool, store.arrive, []
-    pool.timeout = 0.05  # the wait for a connection, short for the test
-
-    def arrive(*args):
-        if tries:
-            tries.append("free")
-            return real(*args)
-        tries.append("full")
-        held = pool.get_connection()
-        try:
-            return real(*args)  # redis-py: "No connection available"
-        finally:
-            pool.release(held)
-
-    store.arrive = arrive
-    return tries
-
-
-def test_a_full_redis_pool_at_the_claim_is_waited_for_not_answered_503(
-    settings, model, graph, redis_url
-):
-    # Under a burst a process's own requests can hold every connection of its pool for a
-    # moment. That is not a store that is down, and a 503 is a failed delivery in Meta's eyes.
-    graph_ok(graph)
-    values = dict(settings, REDIS_URL=redis_url, REDIS_MAX_CONNECTIONS="1")
-    app = build_app(values, openai_client=model.client())
-    tries = with_the_pool_full_at_first(app)
-    assert post_signed(app, body_of(text_event("hi", mid=fresh_mid()))).status_code == 200
-    assert tries == ["full", "free"]
-    assert sent_texts(graph) == ["Hello there!"]
-
-
-def test_a_pool_still_full_when_the_200_is_due_is_a_503_and_never_a_blind_claim(
-    settings, model, graph, redis_url
-):
-    graph_ok(graph)
-    values = dict(settings, REDIS_URL=redis_url, REDIS_MAX_CONNECTIONS="1", ACK_SECONDS="0.5")
-    app = build_app(values, openai_client=model.client())
-    tries = with_the_pool_full_at_first(app)  # no time for a second try within 0.5 s
-    body = body_of(text_event("hi", mid=fresh_mid()))
-    assert post_signed(app, body).status_code == 503
-    assert tries == ["full"] and sent_texts(graph) == [] and model.requests == []
-    assert post_signed(app, body).status_code == 200
-    until(lambda: sent_texts(graph) == ["Hello there!"])  # Meta's redelivery is answered
-    assert len(model.requests) == 1

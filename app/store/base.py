@@ -51,9 +51,6 @@ MAX_TRIES = 3
 # Meta's second, and a tenth for the clocks of several hosts sharing one store.
 READ_WINDOW_SECONDS = 1.1
 
-# How long a call waits for a free connection of a full pool before the store counts as busy.
-POOL_WAIT_SECONDS = 1.0
-
 # What claim() found.
 TAKEN = "taken"  # ours now: answer it
 ANSWERED = "answered"  # a reply (or the fallback) went out already
@@ -63,11 +60,6 @@ BUSY = "busy"  # a live worker is answering it right now
 class StoreUnavailable(Exception):
     """A claim could not be made now: the store is down, or too busy to answer in time (a held
     SQLite lock, a slow or full Redis). Nothing was promised; ask again later."""
-
-
-class StoreFull(StoreUnavailable):
-    """Every connection of the pool was in use, or the server at its client limit: the call
-    never reached the store, so it may be made again once a connection is free."""
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ failures apart:
   an unreachable Redis costs one timeout, not one per call;
 - busy (a SQLite lock held past its wait, a Redis call over its timeout, every connection of
   the pool in use, the server's client limit reached): the store is there but slow or full.
-  A claim then raises StoreUnavailable and the request is answered 503 (Meta redelivers; an id
-  that may have been answered is never granted again), unless it is StoreFull: the call never
-  reached the store, and the intake makes it again while the 200 can still go out in time.
-  Other calls try again (BUSY_TRIES in all), then fall back, no breaker;
+  A claim then raises StoreUnavailable, so the request is answered 503 and Meta redelivers: an id
+  that may have been answered is never granted again. Other calls try again (BUSY_TRIES in
+  all), then fall back, no breaker;
 - anything else is a bug: logged with its traceback, fallen back, no breaker.
 A reply marked answered while the store failed is kept here (at most UNMARKED_MOST ids) and
 marked after the heartbeat, off the request path, UNMARKED_BATCH at a time; meanwhile this
@@ -31,7 +30,7 @@ from typing import TypeVar
 
 import redis
 
-from .base import ANSWERED, Arrival, Entry, Ledger, StoreFull, StoreUnavailable, Transcript, Turn
+from .base import ANSWERED, Arrival, Entry, Ledger, StoreUnavailable, Transcript, Turn
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +78,7 @@ class Guarded:
         """Log the failure as busy, down or a bug; fall back, or raise StoreUnavailable."""
         if _busy(exc):
             if strict:
-                busy = StoreFull if _full(exc) else StoreUnavailable
-                raise busy(f"store busy ({what}): {exc}") from None
+                raise StoreUnavailable(f"store busy ({what}): {exc}") from None
             log.warning("store busy (%s), going on without it: %s", what, exc)
         elif _down(exc):
             self._down_until = time.monotonic() + BREAKER_SECONDS
@@ -274,13 +272,9 @@ def _busy(exc: Exception) -> bool:
     """A store that is there but did not answer in time."""
     if isinstance(exc, sqlite3.OperationalError):
         return any(word in str(exc) for word in ("locked", "busy"))
-    return _full(exc) or isinstance(exc, redis.TimeoutError)
-
-
-def _full(exc: Exception) -> bool:
-    """No connection to be had (the pool's all in use, the server's client limit reached): the
-    call never reached the store. A timeout is not this: its call may have been made."""
-    return isinstance(exc, redis.ConnectionError) and any(w in str(exc) for w in REDIS_FULL)
+    if isinstance(exc, redis.ConnectionError) and any(w in str(exc) for w in REDIS_FULL):
+        return True
+    return isinstance(exc, redis.TimeoutError)
 
 
 def _down(exc: Exception) -> bool:

@@ -23,20 +23,14 @@ from typing import Any
 
 import redis
 
-from .base import (
-    MAX_TRIES,
-    OWNER_TTL_SECONDS,
-    POOL_WAIT_SECONDS,
-    Arrival,
-    Entry,
-    Options,
-    Owner,
-    Turn,
-)
+from .base import MAX_TRIES, OWNER_TTL_SECONDS, Arrival, Entry, Options, Owner, Turn
 from .redis_memory import RedisMemory
 from .redis_privacy import RedisPrivacy
 from .redis_scripts import PAUSE_KEEP_SECONDS, SCRIPTS
 from .turns import Turns
+
+# How long a request waits for a free connection of the pool before the store counts as busy.
+POOL_WAIT_SECONDS = 1.0
 
 
 def client_limit(url: str) -> int | None:
