@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,18 @@ def test_history_carries_across_turns_and_restarts(offline, tmp_path):
     assert second.text("three") == 200
     second.close()
     assert shown[-1].startswith(f"bot> {offline_model.LABEL} I received 4 earlier message(s)")
+
+
+def test_a_closed_session_leaves_no_heartbeat_behind(offline, tmp_path):
+    def beating() -> int:
+        return sum(t.name == "store-owner" and t.is_alive() for t in threading.enumerate())
+
+    before = beating()
+    emulator = Emulator(offline.config, str(tmp_path), [].append)
+    assert emulator.text("hi") == 200
+    assert beating() == before + 1
+    emulator.close()
+    assert beating() == before
 
 
 def shown_parts(turn: str) -> list[str]:

@@ -115,7 +115,10 @@ class Emulator:
         return create_app(self.settings, openai_client=client)
 
     def close(self) -> None:
-        """Stop the local Graph."""
+        """Stop the local Graph and the bot's store heartbeat: the bot ends with the session
+        (in a process that goes on, a test's, it would beat into a file already gone)."""
+        if self.app is not None:
+            self.app.extensions["messenger"].ledger.store.stop_heartbeat()
         self.graph.stop()
 
     def _outcome(self, event, outcome: Outcome) -> None:

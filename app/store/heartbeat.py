@@ -63,7 +63,8 @@ class Owner:
         self._every_beat.append(work)
 
     def stop_heartbeat(self) -> None:
-        """Stop beating (tests make a dead worker this way; a real one just dies)."""
+        """Stop beating: the emulator's bot when its session ends (tests make a dead worker this
+        way; a real one just dies)."""
         if getattr(self, "_keeper", None) is not None:
             self._stopped.set()
             self._keeper.join()
