@@ -243,3 +243,37 @@ def test_a_processs_threads_share_one_connection_to_each_sqlite_file(tmp_path, m
         thread.join()
     assert sorted(opened) == sorted([ledger.path, ledger.owners_path])
     assert all(ledger.claim(f"m_{i}") != "taken" for i in range(4))  # each was kept and claimed
+
+
+def test_a_message_taken_over_from_a_dead_owner_holds_its_turn_against_the_next(make):
+    # Its queue entry still named the dead owner: the next message dropped it as gone and was
+    # answered beside it, without its reply.
+    clock = Clock()
+    dead, alive, third = make(clock=clock), make(clock=clock), make(clock=clock)
+    assert dead.arrive("m_1", "p:1", Entry("m_1", "a", False, 1.0), True, "{}", 1000).turn
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    alive._beat(alive._owner())
+    third._beat(third._owner())
+    assert alive.arrive("m_1", "p:1", Entry("m_1", "a", False, 1.0), True, "{}", 1000).turn
+    second = third.arrive("m_2", "p:1", Entry("m_2", "b", False, 2.0), True, "{}", 2000)
+    assert second.state == TAKEN and not second.turn
+
+
+def test_a_sqlite_arrival_asks_nothing_one_of_its_statements_already_told(tmp_path):
+    # Each statement is one more wait for the GIL while the host's other writers wait for the
+    # lock file: an arrival in a known conversation took 18, the turn's queue and owners
+    # included, when 13 tell everything.
+    from app.store import SQLiteLedger
+
+    ledger = SQLiteLedger(str(tmp_path / "l.sqlite3"), **OPTIONS)
+    ledger.arrive("m_0", "p:1", Entry("m_0", "a", False, 1.0), True, "{}", 1000)
+    with ledger.turn("p:1", "m_0", 1000, wait=0, held=True) as turn:
+        ledger.settle("m_0", turn, "p:1", [Entry("r_0", "b", True, 1.5)], told=True)
+    statements: list[str] = []
+    ledger._file(ledger.path).set_trace_callback(statements.append)
+    ledger._file(ledger.owners_path).set_trace_callback(statements.append)
+    arrival = ledger.arrive("m_1", "p:1", Entry("m_1", "c", False, 2.0), True, "{}", 2000)
+    assert arrival.turn and arrival.told and arrival.spent == 2
+    assert [e.id for e in arrival.transcript.entries] == ["m_0", "r_0", "m_1"]
+    assert len(statements) == 13, statements

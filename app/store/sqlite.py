@@ -200,31 +200,39 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
             return self._queue(db, name, key, ts, now, owner)
 
     def _queue(self, db, name: str, key: str, ts: int, now: float, owner: str) -> bool:
-        """_try_turn()'s statements, inside the caller's transaction (arrive's too)."""
+        """_try_turn()'s statements, inside the caller's transaction (arrive's too). The queue
+        and its owners are read only when something is in the way: nearly every message finds
+        the way clear, and each statement is one more wait for the GIL with the lock held."""
         db.execute(
             """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
-               VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (name, key) DO NOTHING""",
+               VALUES (?, ?, ?, 0, ?, ?)
+               ON CONFLICT (name, key) DO UPDATE SET owner = excluded.owner""",
             (name, key, ts, now + self.lease, owner),
         )
+        if self._take_turn(db, name, key, ts, now):
+            return True
         queue = db.execute(
             "SELECT key, owner, expires_at FROM turns WHERE name = ?", (name,)
         ).fetchall()
         alive = self._alive({row[1] for row in queue}, now)
         gone = [(name, k) for k, o, expires in queue if expires < now or o not in alive]
-        if gone:
-            db.executemany(LEAVE_SQL, gone)
-        blocked = db.execute(
-            """SELECT 1 FROM turns WHERE name = ? AND key != ?
-               AND (holding = 1 OR ts < ? OR (ts = ? AND key < ?)) LIMIT 1""",
-            (name, key, ts, ts, key),
-        ).fetchone()
-        if blocked:
+        if not gone:
             return False
-        db.execute(
-            "UPDATE turns SET holding = 1, expires_at = ? WHERE name = ? AND key = ?",
-            (now + self.lease, name, key),
+        db.executemany(LEAVE_SQL, gone)
+        return self._take_turn(db, name, key, ts, now)
+
+    def _take_turn(self, db, name: str, key: str, ts: int, now: float) -> bool:
+        """Hold the turn unless another holds it or an earlier message waits: one statement."""
+        return (
+            db.execute(
+                """UPDATE turns SET holding = 1, expires_at = :until
+                   WHERE name = :name AND key = :key AND NOT EXISTS (
+                       SELECT 1 FROM turns WHERE name = :name AND key != :key
+                       AND (holding = 1 OR ts < :ts OR (ts = :ts AND key < :key)))""",
+                {"until": now + self.lease, "name": name, "key": key, "ts": ts},
+            ).rowcount
+            == 1
         )
-        return True
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""

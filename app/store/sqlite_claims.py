@@ -10,6 +10,8 @@ from .base import ANSWERED, BUSY, MAX_TRIES, TAKEN, Arrival, Entry, Turn
 ANSWERED_SQL = "UPDATE claims SET answered_at = ? WHERE key = ? AND answered_at IS NULL"
 LEAVE_SQL = "DELETE FROM turns WHERE name = ? AND key = ?"
 TOLD_SQL = "UPDATE conversations SET told = 1 WHERE conversation = ?"
+OWNER_SQL = "UPDATE claims SET owner = ? WHERE key = ?"
+PAUSED_SQL = "SELECT 1 FROM pauses WHERE name = ? AND until > ?"
 
 
 class SQLiteClaims:
@@ -25,59 +27,68 @@ class SQLiteClaims:
         ts: int = 0,
     ) -> Arrival:
         """Keep, claim, and when taken read the pause and the disclosure, count the call (the
-        first time only) and queue for the turn: one transaction."""
+        first time only) and queue for the turn: one transaction. Every statement in it is
+        one more wait for the GIL while this host's writers wait for the lock, so what one
+        statement already tells is not asked again."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
-            self._keep(db, conversation, [entry], False, now)
-            state, spent = self._take(db, key, now, owner, event, conversation)
+            known, told = self._keep(db, conversation, [entry], False, now)
+            row = self._claim_row(db, key, now)
+            state = self._state(row, now)
             if state != TAKEN:
                 return Arrival(state)
-            told, paused = db.execute(
-                """SELECT (SELECT told FROM conversations WHERE conversation = :c),
-                          EXISTS (SELECT 1 FROM pauses WHERE name = :c AND until > :now)""",
-                {"c": conversation, "now": now},
-            ).fetchone()
-            told = bool(told)
+            paused = db.execute(PAUSED_SQL, (conversation, now)).fetchone() is not None
+            if row is None:  # a new claim: its call counts now, and only now
+                spent = self._count(db, conversation, now) if spend and not paused else 0
+                self._new_claim(db, key, now, owner, event, conversation, spent)
+            else:
+                db.execute(OWNER_SQL, (owner, key))
+                spent = row[2]
             if paused:
                 return Arrival(state, paused=True, told=told)
-            if spent is None:  # a new claim: its call counts now, and only now
-                spent = self._count(db, conversation, now) if spend else 0
-                db.execute("UPDATE claims SET spent = ? WHERE key = ?", (spent, key))
             held = self._queue(db, conversation, key, ts, now, owner)
             # With the turn (nobody before it), the conversation as it stands comes along.
-            kept = self._transcript(db, conversation, now) if held else None
+            kept = self._transcript(db, conversation, now, known) if held else None
             return Arrival(state, spent=spent, told=told, turn=held, transcript=kept)
 
     def claim(self, key: str) -> str:
         """Take the id, unless it was answered or a live owner is answering it."""
         now, owner = self.clock(), self._owner()
         with self._db() as db:
-            return self._take(db, key, now, owner, "", "")[0]
+            row = self._claim_row(db, key, now)
+            state = self._state(row, now)
+            if state == TAKEN and row is None:
+                self._new_claim(db, key, now, owner, "", "", 0)
+            elif state == TAKEN:
+                db.execute(OWNER_SQL, (owner, key))
+            return state
 
-    def _take(
-        self, db, key: str, now: float, owner: str, event: str, conversation: str
-    ) -> tuple[str, int | None]:
-        """The claim's statements, inside the caller's transaction: the state, and for a claim
-        taken over (from a dead owner, or given back) the calls counted when it was new
-        (None for a new claim)."""
-        row = db.execute(
+    def _claim_row(self, db, key: str, now: float):
+        """The claim as it stands: (answered_at, owner, spent), or None when there is none."""
+        return db.execute(
             "SELECT answered_at, owner, spent FROM claims WHERE key = ? AND expires_at >= ?",
             (key, now),
         ).fetchone()
+
+    def _state(self, row, now: float) -> str:
+        """Answered already, answered by a live owner now, or ours to take (new, given back,
+        or its owner gone)."""
         if row is not None and row[0] is not None:
-            return ANSWERED, None
-        if row is not None:
-            if row[1] is not None and self._alive({row[1]}, now):
-                return BUSY, None
-            db.execute("UPDATE claims SET owner = ? WHERE key = ?", (owner, key))
-            return TAKEN, row[2]
+            return ANSWERED
+        if row is not None and row[1] is not None and self._alive({row[1]}, now):
+            return BUSY
+        return TAKEN
+
+    def _new_claim(
+        self, db, key: str, now: float, owner: str, event: str, conversation: str, spent: int
+    ) -> None:
+        """The claim of a message not seen before, with the event that answers it."""
         db.execute(
             """INSERT OR REPLACE INTO claims
                (key, claimed_at, answered_at, expires_at, owner, event, tries, spent, conversation)
-               VALUES (?, ?, NULL, ?, ?, ?, 0, 0, ?)""",
-            (key, now, now + self.ttl, owner, event, conversation),
+               VALUES (?, ?, NULL, ?, ?, ?, 0, ?, ?)""",
+            (key, now, now + self.ttl, owner, event, spent, conversation),
         )
-        return TAKEN, None
 
     def answered(self, key: str) -> None:
         """Mark the claim answered; it then lasts its full time to live."""

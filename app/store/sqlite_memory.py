@@ -34,10 +34,13 @@ class SQLiteMemory:
         with self._db() as db:
             self._keep(db, conversation, entries, known, self.clock())
 
-    def _keep(self, db, conversation: str, entries: Sequence[Entry], known: bool, now: float):
-        """remember()'s statements, inside the caller's transaction."""
+    def _keep(
+        self, db, conversation: str, entries: Sequence[Entry], known: bool, now: float
+    ) -> tuple[bool, bool]:
+        """remember()'s statements, inside the caller's transaction; what the conversation
+        then is: known (read from Graph once), and told it talks to an AI."""
         row = db.execute(
-            "SELECT known, expires_at FROM conversations WHERE conversation = ?",
+            "SELECT known, expires_at, told FROM conversations WHERE conversation = ?",
             (conversation,),
         ).fetchone()
         alive = row is not None and row[1] >= now
@@ -63,27 +66,33 @@ class SQLiteMemory:
                    expires_at = excluded.expires_at""",
             {"c": conversation, "known": int(known), "until": now + self.max_age, "alive": alive},
         )
+        return known or (alive and bool(row[0])), alive and bool(row[2])
 
     def transcript(self, conversation: str) -> Transcript:
         """A read only: the entries oldest first, when the conversation has not expired."""
         with self._reading() as db:
             return self._transcript(db, conversation, self.clock())
 
-    def _transcript(self, db, conversation: str, now: float) -> Transcript:
-        """transcript()'s statements, on the caller's connection (arrive's transaction too)."""
-        row = db.execute(
-            "SELECT known FROM conversations WHERE conversation = ? AND expires_at >= ?",
-            (conversation, now),
-        ).fetchone()
-        if row is None:
-            return Transcript()
+    def _transcript(
+        self, db, conversation: str, now: float, known: bool | None = None
+    ) -> Transcript:
+        """transcript()'s statements, on the caller's connection. In arrive's transaction the
+        conversation was just kept, so `known` is given and not read again."""
+        if known is None:
+            row = db.execute(
+                "SELECT known FROM conversations WHERE conversation = ? AND expires_at >= ?",
+                (conversation, now),
+            ).fetchone()
+            if row is None:
+                return Transcript()
+            known = bool(row[0])
         rows = db.execute(
             """SELECT id, text, from_page, at FROM transcript WHERE conversation = ?
                ORDER BY at, seq""",
             (conversation,),
         ).fetchall()
         entries = [Entry(i, text, bool(page), at) for i, text, page, at in rows]
-        return Transcript(entries, bool(row[0]))
+        return Transcript(entries, known)
 
     def forget(self, conversation: str) -> None:
         """Drop the conversation's entries; it is unknown again."""
