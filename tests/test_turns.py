@@ -96,3 +96,46 @@ def test_a_waiter_sleeps_until_a_thread_of_this_process_leaves_the_turn_it_waits
     waiter.join(5)
     assert got == [True]
     assert len(tries) == 3  # the first's, the second's try on arrival, and once woken
+
+
+def test_a_dead_owners_unanswered_message_keeps_its_turn_until_it_is_answered(make):
+    # The message its process died answering is recovered (Meta will not send it again); the
+    # person's next one, answered first, would be made without it, and it after its successor.
+    from app.store import Entry
+    from app.store.base import OWNER_TTL_SECONDS
+    from tests.conftest import Clock
+
+    def arrive(ledger, key, ts):
+        return ledger.arrive(key, "p:1", Entry(key, key, False, ts / 1000), True, "{}", ts)
+
+    clock = Clock()
+    dead, recovering, next_ = (make(clock=clock, lease=60.0) for _ in range(3))
+    assert arrive(dead, "m_1", 1000).turn
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    for live in (recovering, next_):
+        live._beat(live._owner())
+    assert not arrive(next_, "m_2", 2000).turn
+    assert not next_._try_turn("p:1", "m_2", 2000)  # its owner is dead, its reply not sent
+    recovered = arrive(recovering, "m_1", 1000)  # recovery takes it over, with its turn
+    assert recovered.turn and [e.id for e in recovered.transcript.entries] == ["m_1", "m_2"]
+    assert not next_._try_turn("p:1", "m_2", 2000)
+    with recovering.turn("p:1", "m_1", 1000, wait=0, held=True) as turn:
+        recovering.settle("m_1", turn, "p:1", [Entry("r_1", "r", True, 1.5)])
+    assert next_._try_turn("p:1", "m_2", 2000)
+
+
+def test_a_dead_owners_message_given_up_leaves_the_turn(make):
+    from app.store import Entry
+    from app.store.base import OWNER_TTL_SECONDS
+    from tests.conftest import Clock
+
+    clock = Clock()
+    dead, live = make(clock=clock, lease=60.0), make(clock=clock, lease=60.0)
+    dead.arrive("m_1", "p:1", Entry("m_1", "a", False, 1.0), True, "{}", 1000)
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    live._beat(live._owner())
+    assert not live._try_turn("p:1", "m_2", 2000)
+    assert live.orphans(100, clock() + 1) == ([], ["m_1"])  # too old to answer: given up
+    assert live._try_turn("p:1", "m_2", 2000)

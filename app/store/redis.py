@@ -156,7 +156,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         """The TURN script's 4 keys and 7 arguments."""
         now = self.clock()
         args = [key, ts, now + self.lease, now, int(self.lease * 1000)]
-        args += [self._owner(), self.prefix + "owner:"]
+        args += [self._owner(), self.prefix]
         return self._turn_keys(name), args
 
     def settle(

@@ -8,16 +8,23 @@ from .redis_memory import REMEMBER
 
 TURN = """
 -- KEYS: waiting (zset ts), expiry (zset expires_at), holder, owners (hash member -> owner)
--- ARGV: member, ts, expires_at, now, lease_ms, owner, owner key prefix
+-- ARGV: member, ts, expires_at, now, lease_ms, owner, key prefix
+-- A member (a message's key) whose owner died stays while its claim is unanswered: recovery
+-- answers it, and what came after it must not be answered first, without it.
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1], ARGV[6])
 local now = tonumber(ARGV[4])
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local owner = redis.call('HGET', KEYS[4], member)
-  local alive = owner and tonumber(redis.call('GET', ARGV[7] .. owner) or '0') or 0
+  local alive = owner and tonumber(redis.call('GET', ARGV[7] .. 'owner:' .. owner) or '0') or 0
   local expires = tonumber(redis.call('ZSCORE', KEYS[2], member) or '0')
-  if alive <= now or expires < now then
+  local gone = expires < now
+  if not gone and alive <= now then
+    gone = redis.call('EXISTS', ARGV[7] .. 'done:' .. member) == 1
+      or redis.call('EXISTS', ARGV[7] .. 'claim:' .. member) == 0
+  end
+  if gone then
     redis.call('ZREM', KEYS[1], member)
     redis.call('ZREM', KEYS[2], member)
     redis.call('HDEL', KEYS[4], member)

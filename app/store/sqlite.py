@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from .base import OWNER_TTL_SECONDS, Options, Owner
-from .sqlite_claims import LEAVE_SQL, SQLiteClaims
+from .sqlite_claims import SQLiteClaims
 from .sqlite_memory import SCHEMA as MEMORY_SCHEMA
 from .sqlite_memory import SQLiteMemory
 from .sqlite_privacy import SCHEMA as PRIVACY_SCHEMA
 from .sqlite_privacy import SQLitePrivacy
+from .sqlite_turns import SQLiteTurns
 from .turns import Turns
 
 SWEEP_BATCH = 5000
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, alive_until REAL NOT 
 """
 
 
-class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePrivacy):
+class SQLiteLedger(Options, Owner, SQLiteTurns, Turns, SQLiteClaims, SQLiteMemory, SQLitePrivacy):
     """The ledger in one SQLite file; each thread keeps its own connections."""
 
     SCHEMA = (
@@ -191,52 +192,6 @@ class SQLiteLedger(Options, Owner, Turns, SQLiteClaims, SQLiteMemory, SQLitePriv
         returns its RETURNING row, fetched before the turn passes on (None without one)."""
         with self._turn_to_write():
             return self._file(self.path).execute(sql, params).fetchone()
-
-    def _try_turn(self, name: str, key: str, ts: int) -> bool:
-        """Take the turn when nobody holds it and no earlier message is waiting; waiters and
-        holders whose process died drop out at once."""
-        now, owner = self.clock(), self._owner()
-        with self._db() as db:
-            return self._queue(db, name, key, ts, now, owner)
-
-    def _queue(self, db, name: str, key: str, ts: int, now: float, owner: str) -> bool:
-        """_try_turn()'s statements, inside the caller's transaction (arrive's too). The queue
-        and its owners are read only when something is in the way: nearly every message finds
-        the way clear, and each statement is one more wait for the GIL with the lock held."""
-        db.execute(
-            """INSERT INTO turns (name, key, ts, holding, expires_at, owner)
-               VALUES (?, ?, ?, 0, ?, ?)
-               ON CONFLICT (name, key) DO UPDATE SET owner = excluded.owner""",
-            (name, key, ts, now + self.lease, owner),
-        )
-        if self._take_turn(db, name, key, ts, now):
-            return True
-        queue = db.execute(
-            "SELECT key, owner, expires_at FROM turns WHERE name = ?", (name,)
-        ).fetchall()
-        alive = self._alive({row[1] for row in queue}, now)
-        gone = [(name, k) for k, o, expires in queue if expires < now or o not in alive]
-        if not gone:
-            return False
-        db.executemany(LEAVE_SQL, gone)
-        return self._take_turn(db, name, key, ts, now)
-
-    def _take_turn(self, db, name: str, key: str, ts: int, now: float) -> bool:
-        """Hold the turn unless another holds it or an earlier message waits: one statement."""
-        return (
-            db.execute(
-                """UPDATE turns SET holding = 1, expires_at = :until
-                   WHERE name = :name AND key = :key AND NOT EXISTS (
-                       SELECT 1 FROM turns WHERE name = :name AND key != :key
-                       AND (holding = 1 OR ts < :ts OR (ts = :ts AND key < :key)))""",
-                {"until": now + self.lease, "name": name, "key": key, "ts": ts},
-            ).rowcount
-            == 1
-        )
-
-    def _leave_turn(self, name: str, key: str) -> None:
-        """Leave the queue, and the turn when holding it."""
-        self._write(LEAVE_SQL, (name, key))
 
     def _count(self, db, name: str, now: float) -> int:
         """Count one call in the window of `now` (fixed windows: one row per person and
