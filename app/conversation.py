@@ -87,6 +87,8 @@ class Conversation:
                 max(0.0, wait_for_turn),
                 claimed.arrival.turn,
             ) as turn:
+                if not turn and turn.behind:  # recovery answers that one; this one follows it
+                    raise NotSent("an earlier message of the person waits for recovery")
                 if not turn:
                     log.warning("answering out of turn mid=%s: earlier ones open", event.log_id)
                 try:

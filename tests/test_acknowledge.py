@@ -123,3 +123,30 @@ def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_ke
     first.join(10)
     until(lambda: len(sent_texts(graph)) == 2)
     assert len(model.requests) == 2
+
+
+def test_a_message_behind_one_a_dead_process_held_is_given_back_to_follow_it(
+    settings, model, graph, caplog
+):
+    # The dead process's message is answered by recovery (Meta will not send it again). The
+    # person's next one, answered out of turn when its wait ran out, went first, without it.
+    graph_ok(graph)
+    release = held(model, "Hello there!")
+    values = dict(settings, REQUEST_BUDGET_SECONDS="4", ACK_SECONDS="0.5")
+    dead, live = (build_app(values, openai_client=model.client()) for _ in range(2))
+    first = threading.Thread(target=post_signed, args=(dead, body_of(text_event("a", "m_1"))))
+    first.start()
+    until(lambda: len(model.requests) == 1)  # m_1 holds its person's turn, in the model
+    gone = dead.extensions["messenger"].ledger.store
+    gone.stop_heartbeat()  # SIGKILLed, as far as the store can tell
+    with gone._owners() as db:
+        db.execute("UPDATE owners SET alive_until = 0")
+    store = live.extensions["messenger"].ledger.store
+    store._every_beat = []  # recovery comes later (or from another process)
+    store._beat(store._owner())
+    body = body_of(text_event("b", "m_2", ts=NOW_MS + 1000))
+    assert post_signed(live, body).status_code == 200
+    until(lambda: len(store.orphans(10, 0.0)[0]) == 2)  # m_2 given back, after m_1
+    assert len(model.requests) == 1 and "answering out of turn" not in caplog.text
+    release.set()
+    first.join()

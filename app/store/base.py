@@ -107,6 +107,9 @@ class Turn:
 
     def __init__(self, name: str, key: str, held: bool) -> None:
         self.name, self.key, self.held, self.left = name, key, held, False
+        # Not held when the wait ran out, and what is in the way is a message whose process
+        # died: recovery answers that one first, and this one is to follow it, not jump it.
+        self.behind = False
 
     def __bool__(self) -> bool:
         return self.held

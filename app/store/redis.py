@@ -152,6 +152,11 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         """Queue, drop waiters that vanished, and take the turn when it is ours: one script."""
         return bool(self._turn(*self._turn_call(name, key, ts)))
 
+    def _behind_recovery(self, name: str, key: str, ts: int) -> bool:
+        """Whether a message ahead of `key` belongs to a dead process and is not answered yet
+        (recovery will answer it): one read-only script."""
+        return bool(self._behind(self._turn_keys(name), [key, ts, self.clock(), self.prefix]))
+
     def _turn_call(self, name: str, key: str, ts: int) -> tuple[list, list]:
         """The TURN script's 4 keys and 7 arguments."""
         now = self.clock()
