@@ -6,8 +6,8 @@ import math
 import statistics
 
 from .limits import CONVERSATIONS_PER_SECOND
+from .tally import TARGET_FIDELITY_PCT
 
-TARGET_FIDELITY_PCT = 99.0
 # Beside bench/floor, run one right after the other: efficiency at most this much lower, p50 at
 # most this much higher.
 TARGET_EFFICIENCY_BELOW_FLOOR = 0.04

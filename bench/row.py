@@ -363,6 +363,8 @@ def _measure(row: Row, setup: Setup, procs: P.Procs) -> dict:
         "pass": finished
         and counted.lost == 0
         and counted.duplicated == 0
+        # The main row's fidelity is one of its targets (bench/floor keeps no history).
+        and (row.name == "main" or counted.faithful_enough)
         and failed - excused == 0
         and fallbacks_ok
         and cap_held,

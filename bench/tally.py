@@ -16,6 +16,11 @@ MODEL_REPLY = re.compile(
 )
 
 
+# Later replies that saw the whole conversation so far: in every row, faults included (a
+# reply made without an earlier message is a wrong answer, even when nothing was lost).
+TARGET_FIDELITY_PCT = 99.0
+
+
 @dataclass
 class Tally:
     """Replies counted against messages: lost, duplicated, fallbacks, context checks."""
@@ -34,6 +39,11 @@ class Tally:
     def fidelity_pct(self) -> float | None:
         """Share of later replies that saw the whole conversation so far; None with none."""
         return 100.0 * self.faithful / self.later_replies if self.later_replies else None
+
+    @property
+    def faithful_enough(self) -> bool:
+        """A row passes only when nearly every later reply saw the conversation so far."""
+        return self.fidelity_pct is None or self.fidelity_pct >= TARGET_FIDELITY_PCT
 
 
 def tally(
