@@ -46,6 +46,11 @@ class NotSent(Exception):
     """Nothing of the reply went out, provably, and trying later may work."""
 
 
+class Behind(NotSent):
+    """Not started: an earlier message of the person is still open when this one's wait for
+    its turn ran out. Given back, it is recovered and follows it (not counted as a try)."""
+
+
 class Conversation:
     """Answers a claimed message with exactly one reply: the model's, a fixed one, or the
     fallback."""
@@ -87,10 +92,10 @@ class Conversation:
                 max(0.0, wait_for_turn),
                 claimed.arrival.turn,
             ) as turn:
-                if not turn and turn.behind:  # recovery answers that one; this one follows it
-                    raise NotSent("an earlier message of the person waits for recovery")
+                if not turn and turn.behind:
+                    raise Behind("an earlier message of the person is still open")
                 if not turn:
-                    log.warning("answering out of turn mid=%s: earlier ones open", event.log_id)
+                    log.warning("answering out of turn mid=%s: the store cannot say", event.log_id)
                 try:
                     outcome = self._answer(claimed, deadline, sent)
                 except NotSent:
@@ -107,7 +112,7 @@ class Conversation:
                 told = outcome.disclosed and not forgotten
                 self.ledger.settle(event.key, turn, event.conversation, kept, told)
         except NotSent as exc:
-            self.ledger.release(event.key)
+            self.ledger.release(event.key, tried=not isinstance(exc, Behind))
             return Outcome(DEFERRED, f"{exc}; given back for recovery")
         except Exception:
             log.exception("answer failed mid=%s", event.log_id)

@@ -150,3 +150,6 @@ def test_a_message_behind_one_a_dead_process_held_is_given_back_to_follow_it(
     assert len(model.requests) == 1 and "answering out of turn" not in caplog.text
     release.set()
     first.join()
+    # The dead app's reply thread ends before the test does (sent, or given back).
+    settled = "SELECT 1 FROM claims WHERE key = 'm_1' AND (answered_at > 0 OR owner IS NULL)"
+    until(lambda: store._one(settled, ()) is not None)

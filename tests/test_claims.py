@@ -277,3 +277,14 @@ def test_a_sqlite_arrival_asks_nothing_one_of_its_statements_already_told(tmp_pa
     assert arrival.turn and arrival.told and arrival.spent == 2
     assert [e.id for e in arrival.transcript.entries] == ["m_0", "r_0", "m_1"]
     assert len(statements) == 13, statements
+
+
+def test_a_message_given_back_to_wait_for_an_earlier_one_is_never_given_up_for_it(make):
+    # Given back each time its wait for the turn ran out behind a slow reply, it would have been
+    # given up after MAX_TRIES: a message acknowledged and never answered.
+    ledger, other = make(), make()
+    arrive(ledger, "m_1")
+    for _ in range(MAX_TRIES + 1):
+        ledger.release("m_1", tried=False)
+        assert other.orphans(100, 0.0) == (['{"mid": "m_1"}'], [])
+        assert arrive(ledger, "m_1").state == TAKEN

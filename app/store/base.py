@@ -107,8 +107,9 @@ class Turn:
 
     def __init__(self, name: str, key: str, held: bool) -> None:
         self.name, self.key, self.held, self.left = name, key, held, False
-        # Not held when the wait ran out, and what is in the way is a message whose process
-        # died: recovery answers that one first, and this one is to follow it, not jump it.
+        # The wait ran out with an earlier message of the person still open (a slow reply, or
+        # one whose process died and that recovery answers): this one is to follow it, not
+        # jump it. False when the store could not say (then it is answered out of turn).
         self.behind = False
 
     def __bool__(self) -> bool:
@@ -149,8 +150,10 @@ class Ledger(Protocol):
         """Keep what was sent, leave the turn, mark the message answered and (`told`) the
         conversation told, at once."""
 
-    def release(self, key: str) -> None:
-        """Give our unanswered claim back: a redelivery or recovery takes it at once."""
+    def release(self, key: str, tried: bool = True) -> None:
+        """Give our unanswered claim back: a redelivery or recovery takes it at once. `tried`:
+        an attempt that failed counts towards MAX_TRIES; a message given back to wait for
+        an earlier one does not."""
 
     def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
         """Events (JSON) of unanswered claims nobody alive holds, claimed at or after

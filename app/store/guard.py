@@ -133,9 +133,9 @@ class Guarded:
         if not self._use("settle", settle, False):
             self._keep_unmarked(key)
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, tried: bool = True) -> None:
         """Best effort: if it fails, the claim is recovered once this process is gone."""
-        self._use("release", lambda: self.store.release(key), None)
+        self._use("release", lambda: self.store.release(key, tried), None)
 
     def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
         """Nothing to recover while the store fails (recovery tries again after a beat)."""

@@ -125,9 +125,9 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         """The reply went out: keep the id for the time to live; the claim is done with."""
         self._answered(self._done_keys(key), [int(self.ttl), key])
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, tried: bool = True) -> None:
         """Give our unanswered claim back (its event stays for whoever takes it next)."""
-        self._release(self._done_keys(key)[:2], [self._owner()])
+        self._release(self._done_keys(key)[:2], [self._owner(), int(tried)])
 
     def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:
         """Unanswered claims whose owner is gone: their events, or given up when too old."""
@@ -151,11 +151,6 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
     def _try_turn(self, name: str, key: str, ts: int) -> bool:
         """Queue, drop waiters that vanished, and take the turn when it is ours: one script."""
         return bool(self._turn(*self._turn_call(name, key, ts)))
-
-    def _behind_recovery(self, name: str, key: str, ts: int) -> bool:
-        """Whether a message ahead of `key` belongs to a dead process and is not answered yet
-        (recovery will answer it): one read-only script."""
-        return bool(self._behind(self._turn_keys(name), [key, ts, self.clock(), self.prefix]))
 
     def _turn_call(self, name: str, key: str, ts: int) -> tuple[list, list]:
         """The TURN script's 4 keys and 7 arguments."""

@@ -39,26 +39,6 @@ if redis.call('GET', KEYS[3]) == ARGV[1] then return 1 end
 return 0
 """
 
-# Whether a message ahead of ARGV[1] belongs to a dead process and is not answered yet.
-BEHIND = """
--- KEYS: the turn's 4; ARGV: member, ts, now, key prefix
-local now, ts = tonumber(ARGV[3]), tonumber(ARGV[2])
-local holder = redis.call('GET', KEYS[3])
-local queue = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 1, #queue, 2 do
-  local member, at = queue[i], tonumber(queue[i + 1])
-  if member ~= ARGV[1] and (member == holder or at < ts or (at == ts and member < ARGV[1])) then
-    local owner = redis.call('HGET', KEYS[4], member)
-    local alive = owner and tonumber(redis.call('GET', ARGV[4] .. 'owner:' .. owner) or '0') or 0
-    if alive <= now and redis.call('EXISTS', ARGV[4] .. 'done:' .. member) == 0
-      and redis.call('EXISTS', ARGV[4] .. 'claim:' .. member) == 1 then
-      return 1
-    end
-  end
-end
-return 0
-"""
-
 CLAIM = """
 -- KEYS: done, claim (hash: owner, event, spent), pause, spend counter, unanswered (zset), told,
 -- the conversation's claims (set: what erasure must find)
@@ -133,10 +113,11 @@ return {result[1], result[2], result[3], result[4], held, known or '', kept}
 )
 
 RELEASE = """
--- KEYS: done, claim; ARGV: owner. Our unanswered claim is given back, its event kept.
+-- KEYS: done, claim; ARGV: owner, tried (1/0). Our unanswered claim is given back, its event
+-- kept; a failed attempt counts as a try.
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('HGET', KEYS[2], 'owner') == ARGV[1] then
   redis.call('HSET', KEYS[2], 'owner', '')
-  redis.call('HINCRBY', KEYS[2], 'tries', 1)
+  redis.call('HINCRBY', KEYS[2], 'tries', tonumber(ARGV[2]))
 end
 return 1
 """
@@ -223,7 +204,6 @@ return 1
 
 SCRIPTS = {
     "turn": TURN,
-    "behind": BEHIND,
     "leave": LEAVE,
     "claim": CLAIM,
     "arrive": ARRIVE,

@@ -113,12 +113,13 @@ class SQLiteClaims:
             db.execute(ANSWERED_SQL, (now, key))
         turn.left = True
 
-    def release(self, key: str) -> None:
-        """Give our unanswered claim back, its event kept for whoever takes it next."""
+    def release(self, key: str, tried: bool = True) -> None:
+        """Give our unanswered claim back, its event kept for whoever takes it next; a failed
+        attempt counts as a try."""
         self._write(
-            """UPDATE claims SET owner = NULL, tries = tries + 1
+            """UPDATE claims SET owner = NULL, tries = tries + ?
                WHERE key = ? AND owner = ? AND answered_at IS NULL""",
-            (key, self._owner()),
+            (int(tried), key, self._owner()),
         )
 
     def orphans(self, scan: int, oldest: float) -> tuple[list[str], list[str]]:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from .sqlite_claims import LEAVE_SQL
 
-# The rows ahead of a message in its person's queue: the holder, and what came before it.
-AHEAD = """name = :name AND key != :key
-    AND (holding = 1 OR ts < :ts OR (ts = :ts AND key < :key))"""
-
 
 class SQLiteTurns:
     """Mixed into the SQLite store: uses its connection, write transaction, owners and clock."""
@@ -65,25 +61,14 @@ class SQLiteTurns:
         """Hold the turn unless another holds it or an earlier message waits: one statement."""
         return (
             db.execute(
-                f"""UPDATE turns SET holding = 1, expires_at = :until
-                    WHERE name = :name AND key = :key
-                    AND NOT EXISTS (SELECT 1 FROM turns WHERE {AHEAD})""",
+                """UPDATE turns SET holding = 1, expires_at = :until
+                   WHERE name = :name AND key = :key AND NOT EXISTS (
+                       SELECT 1 FROM turns WHERE name = :name AND key != :key
+                       AND (holding = 1 OR ts < :ts OR (ts = :ts AND key < :key)))""",
                 {"until": now + self.lease, "name": name, "key": key, "ts": ts},
             ).rowcount
             == 1
         )
-
-    def _behind_recovery(self, name: str, key: str, ts: int) -> bool:
-        """Whether a message ahead of `key` belongs to a dead process and is not answered yet
-        (recovery will answer it): a read only."""
-        now = self.clock()
-        with self._reading() as db:
-            ahead = db.execute(
-                f"SELECT key, owner FROM turns WHERE {AHEAD}",
-                {"name": name, "key": key, "ts": ts},
-            ).fetchall()
-            alive = self._alive({owner for _, owner in ahead}, now)
-            return bool(self._unanswered(db, [k for k, o in ahead if o not in alive], now))
 
     def _leave_turn(self, name: str, key: str) -> None:
         """Leave the queue, and the turn when holding it."""

@@ -33,11 +33,6 @@ class Turns:
         """Leave the queue, and the turn when holding it."""
         raise NotImplementedError
 
-    def _behind_recovery(self, name: str, key: str, ts: int) -> bool:
-        """Whether a message ahead of `key` belongs to a dead process and is not answered yet
-        (recovery will answer it): a read only."""
-        raise NotImplementedError
-
     def _watch_turns(self) -> None:
         """Called by the store's constructor: by name, how many of this process's threads
         hold the turn (at most one, unless a lease ran out) and the condition its waiters
@@ -62,7 +57,7 @@ class Turns:
                 self._hold_here(name)
                 here = True
             else:
-                turn.behind = self._behind_recovery(name, key, ts)
+                turn.behind = True
             yield turn
         finally:
             try:
