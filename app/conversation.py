@@ -96,6 +96,8 @@ class Conversation:
                     raise Behind("an earlier message of the person is still open")
                 if not turn:
                     log.warning("answering out of turn mid=%s: the store cannot say", event.log_id)
+                elif not claimed.arrival.turn:
+                    claimed = self._as_it_stands(claimed)
                 try:
                     outcome = self._answer(claimed, deadline, sent)
                 except NotSent:
@@ -122,6 +124,16 @@ class Conversation:
             self.ledger.release(event.key)
             return Outcome(FAILED, "a bug; given back for recovery")
         return outcome
+
+    def _as_it_stands(self, claimed: Claimed) -> Claimed:
+        """A message whose turn came after its arrival: the conversation as the earlier
+        messages left it, and whether one of them told the person they talk to an AI (the
+        arrival could not know; the disclosure is made once)."""
+        kept = self.ledger.transcript(claimed.event.conversation)
+        told = claimed.arrival.told or kept.told
+        return replace(
+            claimed, arrival=replace(claimed.arrival, turn=True, transcript=kept, told=told)
+        )
 
     def _answer(self, claimed: Claimed, deadline: Deadline, sent: list) -> Outcome:
         """A fixed reply where one fits; else spend limit → history → prompt → model (typing

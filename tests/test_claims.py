@@ -78,9 +78,10 @@ def test_an_orphan_too_old_or_tried_too_often_is_given_up_and_never_answered_twi
 def test_the_told_mark_is_kept_with_the_conversation_and_read_on_arrival(make):
     clock = Clock()
     ledger = make(clock=clock, max_age=3600)
-    assert not arrive(ledger, "m_1").told
+    assert not arrive(ledger, "m_1").told and not ledger.transcript("p:1").told
     with ledger.turn("p:1", "m_1", 1, wait=1) as turn:
         ledger.settle("m_1", turn, "p:1", [Entry("r_1", "Hi, I'm an AI", True, 2.0)], told=True)
+    assert ledger.transcript("p:1").told  # and read with the conversation, when a turn comes late
     assert arrive(ledger, "m_2").told
     if hasattr(ledger, "redis"):  # Redis forgets by its own clock: the mark expires with it
         assert 0 < ledger.redis.pttl(ledger._conversation_keys("p:1")[3]) <= 3_600_000

@@ -139,3 +139,31 @@ def test_the_disclosure_is_told_once_even_without_history(settings, model, graph
     for i in range(3):
         post_to(app, body_of(text_event("hi", f"m_{i}", ts=NOW_MS + i * 1000)))
     assert [t.startswith(DISCLOSURE) for t in sent_texts(graph)] == [True, False, False]
+
+
+def test_a_second_message_written_while_the_first_is_answered_is_not_told_again(
+    settings, model, graph
+):
+    # It arrived before the first reply was sent, so its arrival read "not told"; its turn
+    # came after the first was settled, and it disclosed the AI a second time.
+    import threading
+
+    from tests.conftest import post_signed, until
+
+    values = {k: v for k, v in settings.items() if k != "AI_DISCLOSURE"}
+    app = build_app(dict(values, ACK_SECONDS="0.5"), openai_client=model.client())
+    graph_ok(graph)
+    release = threading.Event()
+
+    def answer(body):
+        release.wait(30)
+        return model.answer("Hello there!")
+
+    model.handler = answer
+    assert post_signed(app, body_of(text_event("hi", "m_1"))).status_code == 200
+    assert (
+        post_signed(app, body_of(text_event("and?", "m_2", ts=NOW_MS + 1_000))).status_code == 200
+    )
+    release.set()
+    until(lambda: len(sent_texts(graph)) == 2)
+    assert sent_texts(graph) == [f"{DISCLOSURE}\n\nHello there!", "Hello there!"]

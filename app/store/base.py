@@ -84,6 +84,7 @@ class Transcript:
 
     entries: list[Entry] = field(default_factory=list)
     known: bool = False
+    told: bool = False  # the conversation heard the AI disclosure already
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class RedisLedger(Options, Owner, Turns, RedisMemory, RedisPrivacy):
         transcript = None
         if held:  # the conversation came with the turn: no read of its own
             entries = dict(zip(kept[::2], kept[1::2], strict=True))
-            transcript = self._transcript_of(kept[::2], entries, known)
+            transcript = self._transcript_of(kept[::2], entries, known, bool(told))
         return Arrival(state.decode(), bool(paused), int(spent), bool(told), bool(held), transcript)
 
     def claim(self, key: str) -> str:

@@ -82,17 +82,20 @@ class RedisMemory:
 
     def transcript(self, conversation: str) -> Transcript:
         """The entries oldest first, and whether the conversation is known."""
-        entries_key, times_key, known_key, _ = self._conversation_keys(conversation)
+        entries_key, times_key, known_key, told_key = self._conversation_keys(conversation)
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(times_key, 0, -1)
             pipe.hgetall(entries_key)
             pipe.get(known_key)
-            ids, stored, known = pipe.execute()
-        return self._transcript_of(ids, stored, known)
+            pipe.exists(told_key)
+            ids, stored, known, told = pipe.execute()
+        return self._transcript_of(ids, stored, known, bool(told))
 
-    def _transcript_of(self, ids: list, stored: dict, known: bytes | None) -> Transcript:
-        """A Transcript from the keys' raw values (ids in time order, id → entry JSON, known);
-        a conversation whose known key is gone is unknown and empty."""
+    def _transcript_of(
+        self, ids: list, stored: dict, known: bytes | None, told: bool
+    ) -> Transcript:
+        """A Transcript from the keys' raw values (ids in time order, id → entry JSON, known,
+        told); a conversation whose known key is gone is unknown and empty."""
         if not known:
             return Transcript()
         entries = []
@@ -101,7 +104,7 @@ class RedisMemory:
             if raw is not None:
                 text, from_page, at = json.loads(raw)
                 entries.append(Entry(raw_id.decode(), text, bool(from_page), float(at)))
-        return Transcript(entries, known == b"1")
+        return Transcript(entries, known == b"1", told)
 
     def forget(self, conversation: str) -> None:
         """Drop the conversation's keys; it is unknown again."""

@@ -48,7 +48,7 @@ class SQLiteClaims:
                 return Arrival(state, paused=True, told=told)
             held = self._queue(db, conversation, key, ts, now, owner)
             # With the turn (nobody before it), the conversation as it stands comes along.
-            kept = self._transcript(db, conversation, now, known) if held else None
+            kept = self._transcript(db, conversation, now, (known, told)) if held else None
             return Arrival(state, spent=spent, told=told, turn=held, transcript=kept)
 
     def claim(self, key: str) -> str:

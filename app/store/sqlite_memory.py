@@ -74,25 +74,26 @@ class SQLiteMemory:
             return self._transcript(db, conversation, self.clock())
 
     def _transcript(
-        self, db, conversation: str, now: float, known: bool | None = None
+        self, db, conversation: str, now: float, kept: tuple[bool, bool] | None = None
     ) -> Transcript:
         """transcript()'s statements, on the caller's connection. In arrive's transaction the
-        conversation was just kept, so `known` is given and not read again."""
-        if known is None:
+        conversation was just kept, so `kept` (known, told) is given and not read again."""
+        if kept is None:
             row = db.execute(
-                "SELECT known FROM conversations WHERE conversation = ? AND expires_at >= ?",
+                """SELECT known, told FROM conversations
+                   WHERE conversation = ? AND expires_at >= ?""",
                 (conversation, now),
             ).fetchone()
             if row is None:
                 return Transcript()
-            known = bool(row[0])
+            kept = bool(row[0]), bool(row[1])
         rows = db.execute(
             """SELECT id, text, from_page, at FROM transcript WHERE conversation = ?
                ORDER BY at, seq""",
             (conversation,),
         ).fetchall()
         entries = [Entry(i, text, bool(page), at) for i, text, page, at in rows]
-        return Transcript(entries, known)
+        return Transcript(entries, *kept)
 
     def forget(self, conversation: str) -> None:
         """Drop the conversation's entries; it is unknown again."""
