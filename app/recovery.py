@@ -74,7 +74,7 @@ class Recovery:
             except CannotKeep:
                 continue  # the store is busy: the next scan tries again
             if isinstance(result, Claimed):
-                log.warning("recovering mid=%s: its process is gone", event.log_id)
+                log.warning("recovering mid=%s: given back, or its process is gone", event.log_id)
                 claimed.append(result)
             elif result.kind != DUPLICATE:  # nothing to answer after all (too old, paused)
                 self.ledger.answered(event.key)
