@@ -120,6 +120,8 @@ class Turn:
 class Ledger(Protocol):
     """What the pipeline needs from a store."""
 
+    lease: float  # seconds a turn stays held without a word from its holder
+
     def arrive(
         self,
         key: str,

@@ -11,8 +11,9 @@ failures apart:
 - busy (a SQLite lock held past its wait, a Redis call over its timeout, every connection of
   the pool in use, the server's client limit reached): the store is there but slow or full.
   A claim then raises StoreUnavailable, so the request is answered 503 and Meta redelivers: an id
-  that may have been answered is never granted again. Other calls try again (BUSY_TRIES in
-  all), then fall back, no breaker;
+  that may have been answered is never granted again — unless the pool or the server had no
+  connection for it (then nothing was sent, and it asks once more). Other calls try again
+  (BUSY_TRIES in all; a settle for as long as its turn's lease), then fall back, no breaker;
 - anything else is a bug: logged with its traceback, fallen back, no breaker.
 A reply marked answered while the store failed is kept here (at most UNMARKED_MOST ids) and
 marked after the heartbeat, off the request path, UNMARKED_BATCH at a time; meanwhile this
@@ -38,6 +39,7 @@ BREAKER_SECONDS = 5.0
 UNMARKED_MOST = 10_000  # beyond this, the oldest marks are dropped (and logged)
 UNMARKED_BATCH = 100  # marks written after one heartbeat
 BUSY_TRIES = 3  # a call other than a claim, when the store is busy (each waits for a connection)
+CLAIM_FULL_TRIES = 2  # a claim that found no free connection: nothing was sent, ask again once
 BUSY_PAUSE_SECONDS = 0.05
 # A full pool or a full server is busy, not down (redis-py raises ConnectionError for both).
 REDIS_FULL = ("No connection available", "max number of clients reached")
@@ -53,23 +55,29 @@ class Guarded:
         self._unmarked: dict[str, None] = {}  # in the order they were added
         store.every_beat(self.mark_unmarked)
 
-    def _use(self, what: str, call: Callable[[], T], fallback: T, *, strict=False) -> T:
+    def _use(
+        self, what: str, call: Callable[[], T], fallback: T, *, strict=False, patience=0.0
+    ) -> T:
         """Call the store unless it was down moments ago; on failure log and fall back, or,
-        `strict` (a claim: nothing may be promised without it), raise StoreUnavailable."""
+        `strict` (a claim: nothing may be promised without it), raise StoreUnavailable.
+        `patience`: seconds a busy store is tried again for, beyond BUSY_TRIES."""
         if time.monotonic() < self._down_until:
             if strict:
                 raise StoreUnavailable(f"store unavailable ({what}), left alone for a moment")
             return fallback
-        # Busy means full, and a connection frees within moments: a claim says 503 at once
-        # (Meta delivers again); any other call tries again, for what comes next needs it (a
-        # settle left undone keeps the person's next message from its turn and from the reply
-        # it follows). What is tried again is idempotent, or harmless twice.
-        left = 0 if strict else BUSY_TRIES - 1
+        # Busy means full, and a connection frees within moments. A claim says 503 (Meta
+        # delivers again) unless no connection was to be had: a script that timed out may have
+        # claimed the id, one never sent did not. Any other call tries again, for what comes
+        # next needs it (a settle left undone keeps the person's next message from its turn
+        # and from the reply it follows). What is tried again is idempotent, or harmless twice.
+        left = CLAIM_FULL_TRIES - 1 if strict else BUSY_TRIES - 1
+        until = time.monotonic() + patience
         while True:
             try:
                 return call()
             except Exception as exc:
-                if not (_busy(exc) and left):
+                again = _full(exc) if strict else _busy(exc)
+                if not (again and (left > 0 or time.monotonic() < until)):
                     return self._failed(what, exc, fallback, strict)
             left -= 1
             time.sleep(BUSY_PAUSE_SECONDS)
@@ -128,9 +136,11 @@ class Guarded:
         told: bool = False,
     ) -> None:
         """One write; when it fails, the message is marked answered after a heartbeat and the
-        turn is left by its context manager (or lapses with its lease)."""
+        turn is left by its context manager (or lapses with its lease). A busy store is tried
+        for as long as the turn's lease: the person's next message waits for this turn anyway,
+        and given up, it would be answered without this reply."""
         settle = lambda: self.store.settle(key, turn, conversation, entries, told) or True  # noqa: E731
-        if not self._use("settle", settle, False):
+        if not self._use("settle", settle, False, patience=self.store.lease):
             self._keep_unmarked(key)
 
     def release(self, key: str, tried: bool = True) -> None:
@@ -272,9 +282,12 @@ def _busy(exc: Exception) -> bool:
     """A store that is there but did not answer in time."""
     if isinstance(exc, sqlite3.OperationalError):
         return any(word in str(exc) for word in ("locked", "busy"))
-    if isinstance(exc, redis.ConnectionError) and any(w in str(exc) for w in REDIS_FULL):
-        return True
-    return isinstance(exc, redis.TimeoutError)
+    return _full(exc) or isinstance(exc, redis.TimeoutError)
+
+
+def _full(exc: Exception) -> bool:
+    """No connection was to be had (the pool's or the server's): nothing was sent."""
+    return isinstance(exc, redis.ConnectionError) and any(w in str(exc) for w in REDIS_FULL)
 
 
 def _down(exc: Exception) -> bool:
