@@ -9,11 +9,22 @@ fences, a table one line per row. Nothing of the content is dropped.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from markdown_it import MarkdownIt
 
 _MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+# What could make a reply more than paragraphs of text to the parser above: an inline marker
+# anywhere (emphasis, code, HTML, escapes, entities, strikethrough, tables); a link ("](" or
+# "][", or a line opening with a link definition's "[label]:": other brackets are text); a block
+# marker opening a line (headings, lists, quotes, rules, underlines); an indented line (code);
+# whitespace other than space and newline; NUL. Most chat replies have none of these and need
+# no parse: the parser would give their lines back as they are.
+_MAY_BE_MARKDOWN = re.compile(
+    r"[\\`*_<|~\x00]|\]\(|\]\[|&[#A-Za-z0-9]|[^\S \n]|^ +\S|^[-+=#>]|^\[[^\]]*\]:|^\d+[.)]",
+    re.MULTILINE,
+)
 BULLET = "• "
 RULE = "———"
 
@@ -21,8 +32,11 @@ RULE = "———"
 def to_text(markdown: str) -> str:
     """The reply as plain chat text, its content intact."""
     writer = _Writer()
-    for token in _MARKDOWN.parse(markdown):
-        writer.take(token)
+    if _MAY_BE_MARKDOWN.search(markdown):
+        for token in _MARKDOWN.parse(markdown):
+            writer.take(token)
+    else:  # plain text: the lines as the parser would give them back (tests/test_render.py)
+        writer.lines = [line.rstrip() for line in markdown.split("\n")]
     return writer.text()
 
 
