@@ -58,6 +58,21 @@ def test_a_dead_owners_unanswered_claim_is_an_orphan_an_answered_one_is_not(make
     assert [json.loads(e)["mid"] for e in found] == ["m_1"]
 
 
+def test_one_scan_tells_a_dead_owners_claims_from_a_live_ones(make):
+    """The scan looks each owner up once: claims of both, in turn, keep their own owner's fate."""
+    clock = Clock()
+    dead, alive = make(clock=clock), make(clock=clock)
+    for mid in ("m_1", "m_3"):
+        arrive(dead, mid, event=json.dumps({"mid": mid}))
+    for mid in ("m_2", "m_4"):
+        arrive(alive, mid, event=json.dumps({"mid": mid}))
+    dead.stop_heartbeat()
+    clock.advance(OWNER_TTL_SECONDS + 1)
+    alive._beat(alive._owner())
+    found, given_up = alive.orphans(100, 0.0)
+    assert sorted(json.loads(e)["mid"] for e in found) == ["m_1", "m_3"] and given_up == []
+
+
 def test_an_orphan_too_old_or_tried_too_often_is_given_up_and_never_answered_twice(make):
     clock = Clock()
     ledger = make(clock=clock)

@@ -134,18 +134,23 @@ ORPHANS = """
 -- KEYS: unanswered (zset key -> first claimed); ARGV: now, owner key prefix, oldest,
 -- max tries, scan, key prefix, ttl_s. Returns {events of claims nobody alive holds,
 -- keys given up (too old, tried too often): marked answered}.
-local found, gone = {}, {}
+-- Under a burst nearly every claim looked at is held by a live process: each owner is looked
+-- up once a scan, and an event is read only for a claim to be taken over.
+local found, gone, alive = {}, {}, {}
 local now = tonumber(ARGV[1])
 for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)) do
   local claim, done = ARGV[6] .. 'claim:' .. key, ARGV[6] .. 'done:' .. key
   if redis.call('EXISTS', done) == 1 or redis.call('EXISTS', claim) == 0 then
     redis.call('ZREM', KEYS[1], key)
   else
-    local c = redis.call('HMGET', claim, 'owner', 'event', 'at', 'tries')
-    local owner, event = c[1] or '', c[2] or ''
-    local alive = owner ~= '' and tonumber(redis.call('GET', ARGV[2] .. owner) or '0') > now
-    if not alive then
-      if tonumber(c[3] or '0') < tonumber(ARGV[3]) or tonumber(c[4] or '0') >= tonumber(ARGV[4])
+    local c = redis.call('HMGET', claim, 'owner', 'at', 'tries')
+    local owner = c[1] or ''
+    if alive[owner] == nil then
+      alive[owner] = owner ~= '' and tonumber(redis.call('GET', ARGV[2] .. owner) or '0') > now
+    end
+    if not alive[owner] then
+      local event = redis.call('HGET', claim, 'event') or ''
+      if tonumber(c[2] or '0') < tonumber(ARGV[3]) or tonumber(c[3] or '0') >= tonumber(ARGV[4])
         or event == '' then
         redis.call('SET', done, '1', 'EX', ARGV[7])
         redis.call('DEL', claim)
