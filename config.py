@@ -116,6 +116,9 @@ OPTIONAL: dict[str, tuple[Any, Callable[[str], Any]]] = {
     # A message acknowledged but left unanswered by a process that died is answered by another
     # this long at most after it arrived; older ones are given up (logged and counted).
     "RECOVER_WITHIN_MINUTES": (10.0, parse.number(float, 0.5, 24.0 * 60)),
+    # A reply not ready this long after it started shows the typing indicator: a Graph call
+    # each, which a host under a burst feels; above REQUEST_BUDGET_SECONDS, never one.
+    "TYPING_AFTER_SECONDS": (1.5, parse.number(float, 0.0, 60.0)),
     "SEND_RESERVE_SECONDS": (2.5, parse.number(float, 0.5, 10.0)),
     "GRAPH_TIMEOUT_SECONDS": (5.0, parse.number(float, 0.5, 20.0)),
     "MAX_BODY_BYTES": (1 << 20, parse.number(int, 1024, 16 << 20)),

@@ -71,7 +71,7 @@ class Conversation:
         self.escalation = Escalation(graph, ledger, settings)
         # Typing indicators go out beside the model call, never in its way, and only for a
         # model that takes a while (app/indicator.py).
-        self.typing = Typing(self._typing)
+        self.typing = Typing(self._typing, after=settings.typing_after_seconds)
 
     @property
     def needed(self) -> float:

@@ -1,8 +1,8 @@
 """The typing indicator, only for a model that takes a while.
 
-A model that answers within TYPING_AFTER_SECONDS needs no "…" (the person barely waited), and
-skipping the indicator saves a Graph call per message — the cost that queues a burst on a small
-host.
+A model that answers within TYPING_AFTER_SECONDS (a setting, 1.5 s by default) needs no "…"
+(the person barely waited), and skipping the indicator saves a Graph call per message — the
+cost that queues a burst on a small host.
 One clock thread per process waits for each indicator's moment; a reply that is ready first
 cancels its indicator, and one already on its way is let finish first, so that it never
 arrives after the reply. The indicators that come due go out through TYPING_SENDERS threads:
@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-TYPING_AFTER_SECONDS = 1.5
 TYPING_SECONDS = 1.0  # a typing indicator later than this is not worth showing
 # Each sender makes 10-20 indicators a second (a Graph call of 50-100 ms): far more than a
 # page's people wait on a slow model at once, and few enough not to crowd out replies
@@ -50,7 +49,7 @@ class Indicator:
 class Typing:
     """Shows the indicator TYPING_AFTER_SECONDS after a reply started, if it is still going."""
 
-    def __init__(self, send: Callable[..., None], after: float = TYPING_AFTER_SECONDS) -> None:
+    def __init__(self, send: Callable[..., None], after: float) -> None:
         self.send = send
         self.after = after
         self._due: list[tuple[float, int, Indicator, tuple]] = []

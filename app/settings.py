@@ -24,6 +24,7 @@ class Settings:
     history_messages: int
     history_max_age_hours: float
     send_reserve_seconds: float
+    typing_after_seconds: float
     request_budget_seconds: float
     recover_within_minutes: float
     spend_limit: int

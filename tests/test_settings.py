@@ -94,6 +94,7 @@ def written_and_meant(tmp_path: Path) -> tuple[dict[str, str], dict[str, object]
         "ACK_SECONDS": ("3", 3.0),
         "REQUEST_BUDGET_SECONDS": ("12", 12.0),
         "RECOVER_WITHIN_MINUTES": ("5", 5.0),
+        "TYPING_AFTER_SECONDS": ("3", 3.0),
         "SEND_RESERVE_SECONDS": ("3", 3.0),
         "GRAPH_TIMEOUT_SECONDS": ("4", 4.0),
         "MAX_BODY_BYTES": ("2048", 2048),

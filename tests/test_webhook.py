@@ -306,6 +306,15 @@ def test_a_reply_ready_at_once_needs_no_typing_indicator(post, graph, model):
     assert sent_texts(graph) == ["Hello there!"]
 
 
+def test_the_typing_indicator_waits_as_long_as_the_operator_says(settings, model):
+    """TYPING_AFTER_SECONDS: a host that meets bursts may want fewer indicators, a page with a
+    slow model one sooner."""
+    default = build_app(settings, openai_client=model.client())
+    assert default.extensions["messenger"].conversation.typing.after == 1.5
+    later = build_app(dict(settings, TYPING_AFTER_SECONDS="3"), openai_client=model.client())
+    assert later.extensions["messenger"].conversation.typing.after == 3.0
+
+
 def test_a_reply_that_takes_a_while_shows_the_typing_indicator_first(app, post, graph, model):
     import threading
 
