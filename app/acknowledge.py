@@ -5,7 +5,8 @@ in the order they were written (Meta: "use the webhook timestamp field"), differ
 parallel. The request waits for them, at most until ACK_SECONDS after it arrived: a reply
 ready by then is sent before the 200, as a classic synchronous service would; one that is not
 goes on after it, on the same threads, and is sent once; so do the replies of a request that
-comes while half the worker's request threads are waiting already. Nothing is promised that
+comes while half the worker's request threads are waiting already, and of every waiting
+request once a delivery takes the worker's last request thread. Nothing is promised that
 is not kept: each message was kept and claimed in the store (app/intake.py) before any of
 this, so a process that dies after its 200 leaves its messages to recovery (app/recovery.py).
 """
@@ -16,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .conversation import Conversation
 from .deadline import Deadline
@@ -53,12 +54,33 @@ class Acknowledger:
         # its messages are kept, and the replies go on after it, as a slow reply does.
         self._may_wait = max(1, threads // 2)
         self._waiting = 0
+        # The other half can fill too, with deliveries being kept while a burst's replies take
+        # the CPU: then the next one queues in gunicorn, and when it gets a thread seconds
+        # later, the five seconds are nearly gone. So the moment every request thread is in
+        # here, the waiting ones say their 200 at once and give their threads back.
+        self._threads = threads
+        self._inside = 0
+        self._holding: set[threading.Event] = set()
         self._count = threading.Lock()
 
     def receive(self, received: list[Event], ack: Deadline) -> bool:
         """Keep and claim every event, start the replies, and return once they are all sent
         or `ack` has run out. True when every message was kept (say 200); False when the store
         could not keep some (say 503: Meta delivers the body again; what was kept dedups)."""
+        with self._count:
+            self._inside += 1
+            crowded = self._inside >= self._threads
+            if crowded:
+                for holding in self._holding:
+                    holding.set()
+        try:
+            return self._receive(received, ack, may_hold=not crowded)
+        finally:
+            with self._count:
+                self._inside -= 1
+
+    def _receive(self, received: list[Event], ack: Deadline, *, may_hold: bool) -> bool:
+        """receive() once counted in; `may_hold`: it did not take the last request thread."""
         claimed, kept = [], True
         # In the order written: a person's earlier message queues for its turn first.
         for event in sorted(received, key=lambda e: e.timestamp):
@@ -80,21 +102,27 @@ class Acknowledger:
             else:
                 claimed.append(result)
         started = self.answer(claimed)
-        if started and self._may_hold():
-            try:
-                wait(started, timeout=ack.remaining())
-            finally:
-                with self._count:
-                    self._waiting -= 1
+        if started and may_hold:
+            self._hold(started, ack)
         return kept
 
-    def _may_hold(self) -> bool:
-        """Whether this request may wait for its replies (counted as waiting if so)."""
+    def _hold(self, started: list[Future], ack: Deadline) -> None:
+        """Wait for the replies until `ack` runs out, unless half the request threads wait
+        already or every one of them is taken."""
+        ready = threading.Event()
+        for future in started:
+            future.add_done_callback(lambda _: all(f.done() for f in started) and ready.set())
         with self._count:
-            if self._waiting >= self._may_wait:
-                return False
+            if self._waiting >= self._may_wait or self._inside >= self._threads:
+                return
             self._waiting += 1
-            return True
+            self._holding.add(ready)
+        try:
+            ready.wait(ack.remaining())
+        finally:
+            with self._count:
+                self._waiting -= 1
+                self._holding.discard(ready)
 
     def answer(self, claimed: list[Claimed]) -> list[Future]:
         """Start the replies: one task per person, their messages in timestamp order."""

@@ -95,6 +95,15 @@ def test_a_bug_while_keeping_a_message_is_a_503_never_a_500(app, post, graph, mo
     assert sent_texts(graph) == ["Hello there!"]
 
 
+def deliver(app, mid: str, person: str, answered: list | None = None) -> threading.Thread:
+    """A delivery on a thread of its own, as gunicorn gives each one."""
+    body = body_of(text_event("hi", mid, person=person))
+    statuses = [] if answered is None else answered
+    thread = threading.Thread(target=lambda: statuses.append(post_signed(app, body).status_code))
+    thread.start()
+    return thread
+
+
 def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_kept(
     settings, model, graph
 ):
@@ -102,25 +111,37 @@ def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_ke
     # for a thread and, under a burst, get its 200 after Meta's five seconds.
     graph_ok(graph)
     release = held(model, "Hello there!")
-    app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
+    app = build_app(dict(settings, WEB_THREADS="4", ACK_SECONDS="5"), openai_client=model.client())
     acknowledger = app.extensions["messenger"].acknowledger
-    first = threading.Thread(
-        target=post_signed, args=(app, body_of(text_event("hi", "m_a", person="300001")))
-    )
-    first.start()
-    until(lambda: acknowledger._waiting == 1)  # one of the two request threads holds its 200
-    answered = []
-    second = threading.Thread(
-        target=lambda: answered.append(
-            post_signed(app, body_of(text_event("hi", "m_b", person="300002"))).status_code
-        )
-    )
-    second.start()
-    second.join(timeout=4)  # it would wait for its reply until ACK_SECONDS (5 s)
-    assert answered == [200], "the second delivery waited for its reply"
+    holding = [deliver(app, "m_a", "300001"), deliver(app, "m_b", "300002")]
+    until(lambda: acknowledger._waiting == 2)  # two of the four request threads hold their 200
+    answered: list[int] = []
+    deliver(app, "m_c", "300003", answered).join(timeout=4)  # else it waits until ACK_SECONDS
+    assert answered == [200], "the third delivery waited for its reply"
+    assert all(t.is_alive() for t in holding)  # the first two still wait for their replies
     assert sent_texts(graph) == []  # acknowledged, kept, the reply still to come
     release.set()
-    first.join(10)
+    until(lambda: len(sent_texts(graph)) == 3)
+    assert len(model.requests) == 3
+
+
+def test_a_delivery_that_takes_the_last_request_thread_frees_the_waiting_ones(
+    settings, model, graph
+):
+    # Under a burst the threads that do not wait fill too, with deliveries being kept; the one
+    # after them would queue in gunicorn and get its thread seconds later, too late.
+    graph_ok(graph)
+    release = held(model, "Hello there!")
+    app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
+    acknowledger = app.extensions["messenger"].acknowledger
+    answered: list[int] = []
+    first = deliver(app, "m_a", "300001", answered)
+    until(lambda: acknowledger._waiting == 1)  # it holds its 200 for its reply
+    deliver(app, "m_b", "300002", answered).join(timeout=4)  # the worker's last thread
+    first.join(timeout=4)  # else it holds its thread until ACK_SECONDS (5 s)
+    assert answered == [200, 200], "a delivery held the worker's last request thread"
+    assert sent_texts(graph) == []
+    release.set()
     until(lambda: len(sent_texts(graph)) == 2)
     assert len(model.requests) == 2
 
