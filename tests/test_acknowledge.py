@@ -104,15 +104,21 @@ def deliver(app, mid: str, person: str, answered: list | None = None) -> threadi
     return thread
 
 
+def worker_with(threads: int, settings, model, graph):
+    """A worker of `threads` request threads whose model answers once released."""
+    graph_ok(graph)
+    release = held(model, "Hello there!")
+    values = dict(settings, WEB_THREADS=str(threads), ACK_SECONDS="5")
+    app = build_app(values, openai_client=model.client())
+    return app, app.extensions["messenger"].acknowledger, release
+
+
 def test_beyond_half_the_request_threads_waiting_a_delivery_gets_its_200_once_kept(
     settings, model, graph
 ):
     # With every request thread waiting on a reply, the next delivery would queue in gunicorn
     # for a thread and, under a burst, get its 200 after Meta's five seconds.
-    graph_ok(graph)
-    release = held(model, "Hello there!")
-    app = build_app(dict(settings, WEB_THREADS="4", ACK_SECONDS="5"), openai_client=model.client())
-    acknowledger = app.extensions["messenger"].acknowledger
+    app, acknowledger, release = worker_with(4, settings, model, graph)
     holding = [deliver(app, "m_a", "300001"), deliver(app, "m_b", "300002")]
     until(lambda: acknowledger._waiting == 2)  # two of the four request threads hold their 200
     answered: list[int] = []
@@ -130,19 +136,15 @@ def test_a_delivery_that_takes_the_last_request_thread_frees_the_waiting_ones(
 ):
     # Under a burst the threads that do not wait fill too, with deliveries being kept; the one
     # after them would queue in gunicorn and get its thread seconds later, too late.
-    graph_ok(graph)
-    release = held(model, "Hello there!")
-    app = build_app(dict(settings, WEB_THREADS="2", ACK_SECONDS="5"), openai_client=model.client())
-    acknowledger = app.extensions["messenger"].acknowledger
+    app, acknowledger, release = worker_with(2, settings, model, graph)
     answered: list[int] = []
     first = deliver(app, "m_a", "300001", answered)
     until(lambda: acknowledger._waiting == 1)  # it holds its 200 for its reply
     deliver(app, "m_b", "300002", answered).join(timeout=4)  # the worker's last thread
     first.join(timeout=4)  # else it holds its thread until ACK_SECONDS (5 s)
-    assert answered == [200, 200], "a delivery held the worker's last request thread"
-    assert sent_texts(graph) == []
+    assert answered == [200, 200] and sent_texts(graph) == []
     release.set()
-    until(lambda: len(sent_texts(graph)) == 2)
+    until(lambda: sent_texts(graph) == ["Hello there!"] * 2)
     assert len(model.requests) == 2
 
 
