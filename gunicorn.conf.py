@@ -4,9 +4,8 @@ Sizing rule: conversations in flight ≈ messages per second × seconds per repl
 worker at least that many threads (WEB_THREADS, default 128): Meta's keep-alive connections
 do not spread evenly over the workers. At most half of them wait for replies before their 200,
 and none once all are taken (app/acknowledge.py), so a burst never queues a delivery behind a
-full worker. Workers follow
-the cores (WEB_CONCURRENCY, which Heroku sets; default cores + 1); threads only wait on
-upstreams, so they are cheap.
+full worker. Workers follow the cores (WEB_CONCURRENCY, which Heroku sets; default cores + 1);
+threads only wait on upstreams, so they are cheap.
 """
 
 import os
