@@ -110,14 +110,14 @@ class Acknowledger:
         """Wait for the replies until `ack` runs out, unless half the request threads wait
         already or every one of them is taken."""
         ready = threading.Event()
-        for future in started:
-            future.add_done_callback(lambda _: all(f.done() for f in started) and ready.set())
         with self._count:
             if self._waiting >= self._may_wait or self._inside >= self._threads:
                 return
             self._waiting += 1
             self._holding.add(ready)
         try:
+            for future in started:  # one already done calls back at once
+                future.add_done_callback(lambda _: all(f.done() for f in started) and ready.set())
             ready.wait(ack.remaining())
         finally:
             with self._count:

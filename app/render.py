@@ -31,12 +31,19 @@ RULE = "———"
 
 def to_text(markdown: str) -> str:
     """The reply as plain chat text, its content intact."""
-    writer = _Writer()
     if _MAY_BE_MARKDOWN.search(markdown):
-        for token in _MARKDOWN.parse(markdown):
-            writer.take(token)
-    else:  # plain text: the lines as the parser would give them back (tests/test_render.py)
-        writer.lines = [line.rstrip() for line in markdown.split("\n")]
+        return _parsed(markdown)
+    writer = _Writer()  # plain text: its lines as the parser would give them back
+    writer.lines = [line.rstrip() for line in markdown.split("\n")]
+    return writer.text()
+
+
+def _parsed(markdown: str) -> str:
+    """Whatever the text holds, through the parser (tests/test_render.py holds the shortcut
+    above to it)."""
+    writer = _Writer()
+    for token in _MARKDOWN.parse(markdown):
+        writer.take(token)
     return writer.text()
 
 

@@ -69,12 +69,7 @@ def test_an_image_keeps_its_description_and_address():
     assert to_text("![a cat](https://a.test/cat.png)") == "a cat (https://a.test/cat.png)"
 
 
-def _parsed(markdown: str) -> str:
-    """What the parser makes of a text, whatever the text looks like."""
-    writer = render._Writer()
-    for token in render._MARKDOWN.parse(markdown):
-        writer.take(token)
-    return writer.text()
+_parsed = render._parsed  # what the parser makes of a text, whatever it looks like
 
 
 # Letters and the symbols of chat text, with the block markers that matter only where a line
